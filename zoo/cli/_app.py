@@ -1,0 +1,108 @@
+"""The `zoo` click group, shared options and rendering helpers.
+
+Command modules (`zoo/cli/*_cmds.py`) attach commands to `main`. They import click only at
+module level; everything heavy (numpy, wandb, huggingface_hub, rich) is imported inside
+the command body so that `zoo --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from zoo import __version__
+from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from zoo.registry import Registry, Workspace
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclasses.dataclass
+class AppContext:
+    directory: Path | None
+    _workspace: Workspace | None = None
+    _registry: Registry | None = None
+
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            from zoo.registry import find_workspace
+
+            self._workspace = find_workspace(self.directory)
+        return self._workspace
+
+    def registry(self) -> Registry:
+        if self._registry is None:
+            from zoo.registry import load_registry
+
+            self._registry = load_registry(self.workspace().registry_path)
+        return self._registry
+
+
+class ZooGroup(click.Group):
+    """Turns ZooError into `error: ...` on stderr and the error's exit code; never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZooError as exc:
+            click.echo(f"error: {exc.render()}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Run as if zoo was started in DIR (the workspace is found from there upwards).",
+)
+@click.version_option(__version__, prog_name="zoo")
+@click.pass_context
+def main(ctx: click.Context, directory: Path | None) -> None:
+    """lewm-zoo: pull, convert, quantize, verify, card, publish and build LeWM world-model variants.
+
+    Exit codes: 0 success, 1 verification failed, 2 bad usage or input, 3 remote service error.
+    """
+    ctx.obj = AppContext(directory)
+
+
+def app(ctx: click.Context) -> AppContext:
+    obj = ctx.find_object(AppContext)
+    if obj is None:  # pragma: no cover - commands always run under main
+        obj = AppContext(None)
+    return obj
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+def emit_json(obj: Any) -> None:
+    """Machine output: one JSON document on stdout."""
+    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+_console: Console | None = None
+
+
+def console() -> Console:
+    """Human output goes to stderr (rich), so stdout stays clean for --json."""
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(stderr=True)
+    return _console

@@ -1,0 +1,1 @@
+"""Shared file formats: LeWM config.json, LQ40 binaries, safetensors helpers."""
