@@ -104,5 +104,6 @@ def console() -> Console:
     if _console is None:
         from rich.console import Console
 
-        _console = Console(stderr=True)
+        # not a terminal (CI logs, pipes): a wide fixed width keeps tables readable
+        _console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
     return _console

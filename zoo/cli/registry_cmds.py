@@ -1,3 +1,117 @@
-"""`zoo` commands of the registry stage (attached to the main group on import)."""
+"""`zoo registry check`, `zoo list`, `zoo show`."""
 
 from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import click
+
+from zoo.cli._app import app, console, emit_json, json_option, main
+
+
+@main.group("registry")
+def registry_group() -> None:
+    """Inspect and validate registry.yaml."""
+
+
+@registry_group.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@click.pass_context
+def registry_check(ctx: click.Context, file: Path | None, as_json: bool) -> None:
+    """Validate FILE (default: the workspace's registry.yaml); report every problem as FILE:LINE:COL."""
+    from zoo.registry import check_registry
+
+    path = file if file is not None else app(ctx).workspace().registry_path
+    problems, data = check_registry(path)
+    n_variants = len(data.get("variants", {}) or {}) if isinstance(data, dict) else 0
+    if as_json:
+        emit_json({"schema_version": 1, "file": str(path), "ok": not problems, "problems": problems,
+                   "variants": n_variants})
+    else:
+        for line in problems:
+            click.echo(line, err=True)
+        if not problems:
+            console().print(f"[green]ok[/green] {path}: {n_variants} variants, no problems")
+        else:
+            click.echo(f"{len(problems)} problem(s) in {path}", err=True)
+    if problems:
+        sys.exit(2)
+
+
+def _fmt_cos(value: float | None, text: str | None) -> str:
+    if text:
+        return text
+    return "-" if value is None else f"{value:.4f}"
+
+
+@main.command("list")
+@json_option
+@click.pass_context
+def list_variants(ctx: click.Context, as_json: bool) -> None:
+    """Table of variants: name, family, format, parent, claimed size and cosine, local status."""
+    from zoo.store.status import local_status
+
+    ws = app(ctx).workspace()
+    reg = app(ctx).registry()
+    rows = []
+    for rec in reg:
+        fmt = rec.format.kind + (f":{rec.format.mode}" if rec.format.mode else "")
+        rows.append(
+            {
+                "name": rec.name,
+                "family": rec.family,
+                "format": fmt,
+                "parent": rec.parent,
+                "claimed_size": rec.claims.size_text,
+                "claimed_size_bytes": rec.claims.size_bytes,
+                "claimed_cosine": rec.claims.cosine,
+                "claimed_cosine_text": rec.claims.cosine_text,
+                "verification_status": rec.verification.status,
+                "targets": list(rec.targets),
+                "status": local_status(ws.variant_dir(rec.name)),
+            }
+        )
+    if as_json:
+        emit_json({"schema_version": 1, "workspace": str(ws.root), "variants": rows})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{reg.collection.name} ({len(rows)} variants)")
+    for col in ("name", "family", "format", "parent", "claimed size", "claimed cos", "local status"):
+        table.add_column(col, no_wrap=col == "name")
+    colors = {"verified": "green", "failed": "red", "stale": "yellow", "absent": "dim"}
+    for r in rows:
+        st = r["status"]
+        table.add_row(
+            r["name"], r["family"], r["format"], r["parent"] or "-", r["claimed_size"] or "-",
+            _fmt_cos(r["claimed_cosine"], r["claimed_cosine_text"]),
+            f"[{colors.get(st, 'cyan')}]{st}[/]",
+        )
+    console().print(table)
+
+
+@main.command("show")
+@click.argument("name")
+@json_option
+@click.pass_context
+def show_variant(ctx: click.Context, name: str, as_json: bool) -> None:
+    """One registry record in full (plus local status and the f32 root it is measured against)."""
+    from zoo.store.status import local_status
+
+    ws = app(ctx).workspace()
+    reg = app(ctx).registry()
+    rec = reg.get(name)
+    data = dataclasses.asdict(rec)
+    data["f32_root"] = reg.f32_root(rec).name
+    data["children"] = [c.name for c in reg.children(rec.name)]
+    data["status"] = local_status(ws.variant_dir(rec.name))
+    if as_json:
+        emit_json(data)
+        return
+    from rich.pretty import Pretty
+    from rich.panel import Panel
+
+    console().print(Panel(Pretty(data, expand_all=True), title=f"{rec.name} ({reg.path.name}:{rec.line})"))
