@@ -1,9 +1,7 @@
 """Command-line interface. `main` is the console-script entry point."""
 
-from zoo.cli._app import main
-
 # Each module attaches its commands to `main` on import (keep their top-level imports light).
-from zoo.cli import (  # noqa: E402,F401
+from zoo.cli import (  # noqa: F401
     build_cmds,
     card_cmds,
     convert_cmds,
@@ -15,5 +13,6 @@ from zoo.cli import (  # noqa: E402,F401
     registry_cmds,
     verify_cmds,
 )
+from zoo.cli._app import main
 
 __all__ = ["main"]

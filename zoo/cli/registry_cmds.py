@@ -111,7 +111,7 @@ def show_variant(ctx: click.Context, name: str, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    from rich.pretty import Pretty
     from rich.panel import Panel
+    from rich.pretty import Pretty
 
     console().print(Panel(Pretty(data, expand_all=True), title=f"{rec.name} ({reg.path.name}:{rec.line})"))

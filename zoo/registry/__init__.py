@@ -1,6 +1,12 @@
 """registry.yaml: the declaration of every variant (records, schema, workspace)."""
 
-from zoo.registry.loader import Registry, check_registry, load_registry, registry_schema, unknown_variant_message
+from zoo.registry.loader import (
+    Registry,
+    check_registry,
+    load_registry,
+    registry_schema,
+    unknown_variant_message,
+)
 from zoo.registry.records import (
     FAMILIES,
     FORMAT_KINDS,

@@ -11,7 +11,7 @@ import difflib
 import functools
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from zoo.registry.records import (
 @functools.cache
 def registry_schema() -> dict[str, Any]:
     text = resources.files("zoo.registry").joinpath("registry.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Registry:
     def __contains__(self, name: object) -> bool:
         return name in self.variants
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[VariantRecord]:
         return iter(self.variants.values())
 
     def __len__(self) -> int:
@@ -120,7 +120,7 @@ def _display_path(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def _yaml():  # type: ignore[no-untyped-def]
+def _yaml():
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
@@ -262,8 +262,8 @@ def _cross_problems(tree: Any, data: dict[str, Any]) -> list[Problem]:
         if parent == name:
             line, col = _locate(tree, ["variants", name, "parent"])
             problems.append(Problem(line, col, f"variants.{name}.parent: a variant cannot be its own parent", None))
-    # cycles
-    reported: set[str] = set()
+    # parent cycles (longer than a self-reference, which is reported above)
+    reported: set[frozenset[str]] = set()
     for start in variants:
         chain: list[str] = []
         cur: Any = start
@@ -271,16 +271,19 @@ def _cross_problems(tree: Any, data: dict[str, Any]) -> list[Problem]:
             chain.append(cur)
             rec = variants[cur]
             cur = rec.get("parent") if isinstance(rec, dict) else None
-        if isinstance(cur, str) and cur in chain and cur != chain[-1] or (cur in chain and len(chain) > 1):
-            cycle = chain[chain.index(cur) :] if cur in chain else chain
-            key = "->".join(sorted(cycle))
-            if key not in reported and len(cycle) > 1:
-                reported.add(key)
-                line, col = _locate(tree, ["variants", cycle[0], "parent"])
-                problems.append(
-                    Problem(line, col, f"variants.{cycle[0]}.parent: parent cycle {' -> '.join([*cycle, cycle[0]])}",
-                            "a derived variant must end at an f32 variant")
-                )
+        if not (isinstance(cur, str) and cur in chain):
+            continue
+        cycle = chain[chain.index(cur) :]
+        if len(cycle) < 2 or frozenset(cycle) in reported:
+            continue
+        reported.add(frozenset(cycle))
+        first = min(cycle)
+        ordered = cycle[cycle.index(first) :] + cycle[: cycle.index(first)]
+        line, col = _locate(tree, ["variants", first, "parent"])
+        problems.append(
+            Problem(line, col, f"variants.{first}.parent: parent cycle {' -> '.join([*ordered, first])}",
+                    "a derived variant must end at an f32 variant")
+        )
     # derived architecture must agree with the parent's
     for name, rec in variants.items():
         if not isinstance(rec, dict) or not isinstance(rec.get("architecture"), dict):
@@ -309,7 +312,7 @@ def _resolved_arch(variants: dict[str, Any], name: Any, depth: int = 0) -> dict[
     if not isinstance(rec, dict):
         return None
     if isinstance(rec.get("architecture"), dict):
-        return rec["architecture"]  # type: ignore[no-any-return]
+        return rec["architecture"]
     return _resolved_arch(variants, rec.get("parent"), depth + 1)
 
 

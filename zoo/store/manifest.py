@@ -65,7 +65,7 @@ class VariantManifest:
 
     @property
     def artifacts(self) -> dict[str, dict[str, Any]]:
-        return self.data["artifacts"]  # type: ignore[no-any-return]
+        return self.data["artifacts"]
 
     @property
     def source(self) -> dict[str, Any] | None:
