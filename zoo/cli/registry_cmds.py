@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -56,7 +57,7 @@ def list_variants(ctx: click.Context, as_json: bool) -> None:
 
     ws = app(ctx).workspace()
     reg = app(ctx).registry()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for rec in reg:
         fmt = rec.format.kind + (f":{rec.format.mode}" if rec.format.mode else "")
         rows.append(
