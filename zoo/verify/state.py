@@ -1,0 +1,75 @@
+"""`variants/<name>/verify.json`: read it back and tell whether it still describes the artifacts.
+
+Light on purpose (no numpy, no engine): cards, publish and `zoo list` call
+`verification_state` for every variant.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from zoo._io import sha256_file
+from zoo.registry.workspace import Workspace
+
+VERIFY_FILE = "verify.json"
+SCHEMA_VERSION = 1
+
+State = Literal["missing", "pass", "fail", "pending", "stale"]
+
+
+def verify_json_path(workspace: Workspace, name: str) -> Path:
+    return workspace.variant_dir(name) / VERIFY_FILE
+
+
+def read_verify_json(workspace: Workspace, name: str) -> dict[str, Any] | None:
+    """The parsed verify.json of a variant, or None when there is none (or it is unreadable)."""
+    path = verify_json_path(workspace, name)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def stale_reasons(workspace: Workspace, name: str, data: dict[str, Any]) -> list[str]:
+    """Why a verify.json no longer describes the files on disk (empty list = still current)."""
+    vdir = workspace.variant_dir(name)
+    reasons: list[str] = []
+    artifacts = data.get("artifacts")
+    if not isinstance(artifacts, dict) or not artifacts:
+        return [f"{vdir / VERIFY_FILE}: no artifact digests recorded"]
+    for rel, digest in sorted(artifacts.items()):
+        path = vdir / rel
+        if not path.is_file():
+            reasons.append(f"{rel} is missing")
+        elif sha256_file(path) != digest:
+            reasons.append(f"{rel} changed since it was verified")
+    ref = data.get("reference")
+    if isinstance(ref, dict) and ref.get("variant") and ref.get("golden_sha256") and ref["variant"] != name:
+        ref_golden = workspace.variant_dir(str(ref["variant"])) / "golden.safetensors"
+        if not ref_golden.is_file():
+            reasons.append(f"reference {ref['variant']}/golden.safetensors is missing")
+        elif sha256_file(ref_golden) != ref["golden_sha256"]:
+            reasons.append(f"reference {ref['variant']}/golden.safetensors changed since it was verified")
+    return reasons
+
+
+def verification_state(workspace: Workspace, name: str) -> State:
+    """"missing" | "pass" | "fail" | "pending" | "stale" for one variant's verify.json.
+
+    "stale" means a verify.json exists but the artifact digests it was measured on no longer
+    match the files (or it cannot be read): the variant must be verified again.
+    """
+    data = read_verify_json(workspace, name)
+    if data is None:
+        return "missing"
+    status = data.get("status")
+    if status not in ("pass", "fail", "pending") or data.get("schema_version") != SCHEMA_VERSION:
+        return "stale"
+    if stale_reasons(workspace, name, data):
+        return "stale"
+    return status
