@@ -1,0 +1,89 @@
+"""Vectorised float32 numpy kernels used by the LeWM engine.
+
+All functions take and return float32 arrays; temporaries are reused in place where that
+saves allocations on the 257-token encoder activations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+F32 = NDArray[np.float32]
+
+# Abramowitz & Stegun 7.1.26 rational approximation of erf (max abs error 1.5e-7, below
+# float32 resolution of values near 1). numpy has no erf and scipy is not a dependency.
+_ERF_P = np.float32(0.3275911)
+_ERF_A = tuple(np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592))
+_INV_SQRT2 = np.float32(1.0 / np.sqrt(2.0))
+
+
+def erf(x: F32) -> F32:
+    """Elementwise erf of a float32 array (A&S 7.1.26, |error| <= 1.5e-7)."""
+    ax = np.abs(x)
+    t = ax * _ERF_P
+    t += 1.0
+    np.reciprocal(t, out=t)
+    a5, a4, a3, a2, a1 = _ERF_A
+    poly = t * a5
+    poly += a4
+    poly *= t
+    poly += a3
+    poly *= t
+    poly += a2
+    poly *= t
+    poly += a1
+    poly *= t
+    np.square(ax, out=ax)
+    np.negative(ax, out=ax)
+    np.exp(ax, out=ax)
+    poly *= ax
+    np.subtract(1.0, poly, out=poly)
+    np.copysign(poly, x, out=poly)
+    return poly
+
+
+def gelu(x: F32) -> F32:
+    """Exact (erf) GELU: 0.5 x (1 + erf(x / sqrt 2)). Returns a new array."""
+    e = erf(x * _INV_SQRT2)
+    e += 1.0
+    e *= x
+    e *= 0.5
+    return e
+
+
+def silu(x: F32) -> F32:
+    """x * sigmoid(x), computed as x / (1 + exp(-x)) (no overflow warnings in float32 for |x| < 88)."""
+    d = np.negative(x)
+    np.clip(d, -80.0, 80.0, out=d)
+    np.exp(d, out=d)
+    d += 1.0
+    return np.divide(x, d, out=d)
+
+
+def elu_plus_one(x: F32) -> F32:
+    """phi(x) = ELU(x) + 1 = x + 1 for x > 0, exp(x) otherwise (the linear-attention feature map)."""
+    return np.where(x > 0, x + np.float32(1.0), np.exp(np.minimum(x, np.float32(0.0))))
+
+
+def layer_norm(x: F32, weight: F32 | None, bias: F32 | None, eps: float) -> F32:
+    """LayerNorm over the last axis with biased variance, like torch. Returns a new array."""
+    mu = x.mean(axis=-1, keepdims=True, dtype=np.float32)
+    xc = x - mu
+    var = np.square(xc).mean(axis=-1, keepdims=True, dtype=np.float32)
+    var += np.float32(eps)
+    np.sqrt(var, out=var)
+    xc /= var
+    if weight is not None:
+        xc *= weight
+    if bias is not None:
+        xc += bias
+    return xc
+
+
+def softmax_(scores: F32) -> F32:
+    """Softmax over the last axis, in place."""
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    return scores
