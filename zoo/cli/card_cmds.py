@@ -1,3 +1,59 @@
 """`zoo` commands of the card stage (attached to the main group on import)."""
 
 from __future__ import annotations
+
+import click
+
+from zoo.cli._app import app, console, emit_json, json_option, main
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Render the card of every registry variant.")
+@click.option("--check", is_flag=True, help="Render in memory and exit 1 if committed cards are out of date.")
+@json_option
+@click.pass_context
+def card(ctx: click.Context, names: tuple[str, ...], all_: bool, check: bool, as_json: bool) -> None:
+    """Render model cards: cards/NAME/README.md and the collection card cards/README.md."""
+    from zoo.cards import check_cards, write_cards
+    from zoo.errors import UsageError
+
+    a = app(ctx)
+    ws, reg = a.workspace(), a.registry()
+    if check:
+        if names:
+            raise UsageError("--check compares every card; do not name variants", hint="run `zoo card --check`")
+        stale = check_cards(ws, reg)
+        if as_json:
+            emit_json({"schema_version": 1, "up_to_date": not stale, "out_of_date": stale})
+        elif stale:
+            console().print(f"[red]{len(stale)} card file(s) out of date:[/red]")
+            for path in stale:
+                console().print(f"  {path}")
+            console().print("hint: run `zoo card --all` (and `zoo site`) and commit cards/")
+        else:
+            console().print("cards are up to date")
+        ctx.exit(1 if stale else 0)
+    selected = [r.name for r in reg.select(names, all_=all_)]
+    paths = write_cards(ws, reg, selected)
+    rels = [str(p.relative_to(ws.root)) for p in paths]
+    if as_json:
+        emit_json({"schema_version": 1, "written": rels})
+    else:
+        for rel in rels:
+            console().print(f"wrote {rel}")
+
+
+@main.command()
+@json_option
+@click.pass_context
+def site(ctx: click.Context, as_json: bool) -> None:
+    """Render the static HTML browser of the collection into cards/site/ (open index.html)."""
+    from zoo.cards import render_site
+
+    a = app(ctx)
+    index = render_site(a.workspace(), a.registry())
+    if as_json:
+        emit_json({"schema_version": 1, "index": str(index)})
+    else:
+        console().print(f"site written; open file://{index}")

@@ -1,0 +1,220 @@
+"""What a card shows about one variant: the registry record plus what the zoo measured.
+
+Everything here is read-only: the registry record, `variants/<name>/manifest.json`,
+`verify.json`, `targets/fpga/report.json` and `bench.json` (each optional). The result is a
+plain `VariantFacts` the templates and the site render; nothing depends on the wall clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.errors import InputError
+from zoo.store.manifest import VariantManifest
+
+if TYPE_CHECKING:
+    from zoo.registry import CollectionSettings, Registry, VariantRecord, Workspace
+
+# Manifest `kind` of the artifact that *is* the variant, per registry format kind.
+MAIN_ARTIFACT_KIND = {"safetensors-f32": "safetensors", "lq40": "lq40", "ternary": "ternary"}
+FORMAT_LABEL = {
+    "safetensors-f32": "safetensors (f32)",
+    "lq40": "LQ40",
+    "ternary": "ternary safetensors",
+    "hdl": "hardwired HDL",
+}
+MODE_LABEL = {
+    "full": "INT8 encoder + Q4 predictor",
+    "q4-pred": "f32 encoder + Q4 predictor",
+    "wanda20-q4": "WANDA 20% pruned + Q4 predictor",
+    "wanda40-q4": "WANDA 40% pruned + Q4 predictor",
+    "q4-full": "Q4 encoder + Q4 predictor (zoo extension)",
+}
+VERIFY_FILE = "verify.json"
+BENCH_FILE = "bench.json"
+FPGA_REPORT = "targets/fpga/report.json"
+
+
+def read_json_file(path: Path) -> dict[str, Any] | None:
+    """A JSON object from `path`, None when absent; malformed files are an InputError naming the spot."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: byte {exc.start}: not UTF-8 text", hint="regenerate the file") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})", hint="regenerate the file"
+        ) from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: top level must be a JSON object", hint="regenerate the file")
+    return data
+
+
+def hub_path(collection: CollectionSettings, name: str) -> str:
+    """Where a variant lives on the Hub: a folder of the one collection repository (DESIGN decision 7)."""
+    return f"{collection.hub_repo}/{name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+    path: str
+    kind: str
+    size: int | None
+    sha256: str | None
+    produced_by: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantFacts:
+    record: VariantRecord
+    hub_path: str
+    parent: VariantRecord | None
+    reference: VariantRecord  # the f32 ancestor measurements compare against
+    children: tuple[str, ...]
+    source: dict[str, Any] | None  # manifest "source" (of the f32 root for derived variants)
+    converted_by: str | None  # tool that wrote the f32 root's safetensors
+    artifacts: tuple[Artifact, ...]
+    targets: dict[str, tuple[Artifact, ...]]
+    verify: dict[str, Any] | None
+    stale: tuple[str, ...]  # artifacts whose digest changed since verify measured them
+    fpga_report: dict[str, Any] | None
+    bench: dict[str, Any] | None
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def main_artifact(self) -> Artifact | None:
+        kind = MAIN_ARTIFACT_KIND.get(self.record.format.kind)
+        return next((a for a in self.artifacts if a.kind == kind), None)
+
+    @property
+    def measured_size(self) -> int | None:
+        art = self.main_artifact
+        return art.size if art else None
+
+    @property
+    def status(self) -> str:
+        """pass | fail | pending | stale | not verified."""
+        if self.verify is None:
+            return "not verified"
+        if self.stale:
+            return "stale"
+        status = str(self.verify.get("status", "pending"))
+        return status if status in ("pass", "fail", "pending") else "pending"
+
+    @property
+    def gate_cosine(self) -> float | None:
+        gate = (self.verify or {}).get("gate") or {}
+        value = gate.get("measured")
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    @property
+    def format_label(self) -> str:
+        fmt = self.record.format
+        label = FORMAT_LABEL.get(fmt.kind, fmt.kind)
+        return f"{label} {fmt.mode}" if fmt.mode else label
+
+
+def _artifacts(section: dict[str, Any] | None) -> tuple[Artifact, ...]:
+    out = []
+    for rel, rec in sorted((section or {}).items()):
+        if not isinstance(rec, dict):
+            continue
+        size = rec.get("size")
+        out.append(
+            Artifact(
+                path=str(rel),
+                kind=str(rec.get("kind", "")),
+                size=size if isinstance(size, int) else None,
+                sha256=rec.get("sha256") if isinstance(rec.get("sha256"), str) else None,
+                produced_by=rec.get("produced_by") if isinstance(rec.get("produced_by"), str) else None,
+            )
+        )
+    return tuple(out)
+
+
+def _stale(verify: dict[str, Any] | None, artifacts: tuple[Artifact, ...]) -> tuple[str, ...]:
+    if not verify:
+        return ()
+    measured = verify.get("artifacts") or {}
+    current = {a.path: a.sha256 for a in artifacts}
+    return tuple(
+        sorted(rel for rel, digest in measured.items() if rel in current and current[rel] != digest)
+    )
+
+
+def _parent_of(registry: Registry, rec: VariantRecord) -> VariantRecord | None:
+    return registry.variants.get(rec.parent) if rec.parent else None
+
+
+def _reference(registry: Registry, rec: VariantRecord) -> VariantRecord:
+    cur = rec
+    seen = {cur.name}
+    while cur.format.kind != "safetensors-f32" and cur.parent and cur.parent in registry.variants:
+        cur = registry.variants[cur.parent]
+        if cur.name in seen:  # pragma: no cover - the loader rejects cycles
+            break
+        seen.add(cur.name)
+    return cur
+
+
+def variant_facts(workspace: Workspace, registry: Registry, name: str) -> VariantFacts:
+    rec = registry.variants[name]
+    vdir = workspace.variant_dir(name)
+    manifest = VariantManifest.load(vdir)
+    reference = _reference(registry, rec)
+    ref_manifest = manifest if reference.name == name else VariantManifest.load(workspace.variant_dir(reference.name))
+    source = manifest.source if manifest.source is not None else ref_manifest.source
+    artifacts = _artifacts(manifest.artifacts)
+    converted_by = next(
+        (a.produced_by for a in _artifacts(ref_manifest.artifacts) if a.kind == "safetensors" and a.produced_by),
+        None,
+    )
+    targets: dict[str, tuple[Artifact, ...]] = {}
+    for target, section in sorted((manifest.data.get("targets") or {}).items()):
+        if isinstance(section, dict):
+            targets[str(target)] = _artifacts(section.get("artifacts"))
+    verify = read_json_file(vdir / VERIFY_FILE)
+    return VariantFacts(
+        record=rec,
+        hub_path=hub_path(registry.collection, name),
+        parent=_parent_of(registry, rec),
+        reference=reference,
+        children=tuple(r.name for r in registry.variants.values() if r.parent == name),
+        source=source if isinstance(source, dict) else None,
+        converted_by=converted_by,
+        artifacts=artifacts,
+        targets=targets,
+        verify=verify,
+        stale=_stale(verify, artifacts),
+        fpga_report=read_json_file(vdir / FPGA_REPORT),
+        bench=read_json_file(vdir / BENCH_FILE),
+    )
+
+
+def collection_facts(workspace: Workspace, registry: Registry) -> list[VariantFacts]:
+    return [variant_facts(workspace, registry, name) for name in registry.variants]
+
+
+def flatten_scalars(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted key, scalar) leaves of a JSON document in sorted key order (lists indexed)."""
+    out: list[tuple[str, Any]] = []
+    if isinstance(obj, dict):
+        for key in sorted(obj, key=str):
+            out.extend(flatten_scalars(obj[key], f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(obj, list):
+        if all(not isinstance(v, dict | list) for v in obj):
+            out.append((prefix, ", ".join(str(v) for v in obj)))
+        else:
+            for i, v in enumerate(obj):
+                out.extend(flatten_scalars(v, f"{prefix}[{i}]"))
+    else:
+        out.append((prefix, obj))
+    return out

@@ -1,0 +1,335 @@
+"""Render variant cards (`cards/<name>/README.md`) and the collection card (`cards/README.md`).
+
+Templates ship in `zoo/cards/templates/` and are rendered with jinja2 under StrictUndefined;
+the YAML front matter comes from `huggingface_hub.ModelCardData` and every card is parsed back
+and checked (`metadata.validate_card_text`) before anything is written. Output depends only on
+the registry and the files under `variants/`, so rendering twice gives identical bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo._io import atomic_write_text
+from zoo.cards.data import (
+    FPGA_REPORT,
+    MODE_LABEL,
+    VariantFacts,
+    collection_facts,
+    flatten_scalars,
+    variant_facts,
+)
+from zoo.cards.metadata import (
+    METRIC_ORDER,
+    collection_card_data,
+    front_matter,
+    validate_card_text,
+    variant_card_data,
+)
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from zoo.registry import Registry, Workspace
+
+CARD_FILE = "README.md"
+# What the original collection reported for its hardwired FPGA design (spec §5.2), shown next to
+# the zoo's own synthesis report so readers can compare; these are claims, not zoo measurements.
+FPGA_CLAIMS = (
+    ("weight storage", "0 BRAM, 0 multipliers for weights"),
+    ("multiplier reduction", "98.3% of multiplies eliminated"),
+    ("logic per Q4 block", "~146 cells (Yosys)"),
+    ("time-multiplexed estimate", "32 MACs ≈ 10K LUTs (≈12% of an ECP5-85K)"),
+    ("cosine vs f32", "1.000 (bit-exact shift-add)"),
+)
+LICENSE_TEXT = {
+    "cc-by-nc-4.0": (
+        "Creative Commons Attribution-NonCommercial 4.0 (CC BY-NC 4.0), inherited from LeWM. You may copy, "
+        "share and adapt these weights for non-commercial purposes, provided you credit the LeWM authors "
+        "and this collection and say what you changed. Commercial use is not permitted. Full terms: "
+        "https://creativecommons.org/licenses/by-nc/4.0/"
+    ),
+}
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def fmt_size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    if n < 1000:
+        return f"{n} B"
+    if n < 1_000_000:
+        return f"{n / 1e3:.1f} kB"
+    return f"{n / 1e6:.1f} MB"
+
+
+def fmt_cos(v: Any) -> str:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return "—"
+    return f"{float(v):.6f}"
+
+
+def fmt_num(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if v is None:
+        return "—"
+    return str(v)
+
+
+def short(digest: str | None) -> str:
+    return f"`{digest[:12]}`" if digest else "—"
+
+
+def cell(v: Any) -> str:
+    """A value safe inside a Markdown table cell."""
+    return fmt_num(v).replace("|", "\\|").replace("\n", " ")
+
+
+@functools.cache
+def _env() -> jinja2.Environment:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("zoo.cards", "templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # Markdown output; values go through `cell`
+    )
+    env.filters.update(size=fmt_size, cos=fmt_cos, num=fmt_num, short=short, cell=cell)
+    return env
+
+
+# ----------------------------------------------------------------------------- contexts
+
+
+def _claims(facts: VariantFacts) -> dict[str, str]:
+    c = facts.record.claims
+    size = c.size_text or (fmt_size(c.size_bytes) if c.size_bytes else None)
+    cos = c.cosine_text or (f"{c.cosine}" if c.cosine is not None else None)
+    return {"size": size or "—", "cosine": cos or "—", "params": c.params or "—", "source": c.source or ""}
+
+
+def _metric_rows(facts: VariantFacts) -> list[dict[str, Any]]:
+    if facts.verify is None:
+        return []
+    metrics = facts.verify.get("metrics") or {}
+    pol = facts.record.verification
+    rows = []
+    names = [m for m in METRIC_ORDER if m in metrics] + sorted(set(metrics) - set(METRIC_ORDER))
+    for name in names:
+        entry = metrics[name]
+        if isinstance(entry, dict):
+            cos = entry.get("cosine")
+            ok = isinstance(cos, int | float) and float(cos) >= pol.threshold
+            rows.append(
+                {
+                    "metric": name,
+                    "cosine": fmt_cos(cos),
+                    "max_abs": fmt_num(entry.get("max_abs")),
+                    "result": ("pass" if ok else "fail") if isinstance(cos, int | float) else "—",
+                    "gate": name == pol.metric,
+                }
+            )
+        else:
+            rows.append({"metric": name, "cosine": "—", "max_abs": fmt_num(entry), "result": "—", "gate": False})
+    return rows
+
+
+def _source_rows(facts: VariantFacts) -> list[tuple[str, str]]:
+    if not facts.source:
+        return []
+    return [(k, fmt_num(v)) for k, v in flatten_scalars(facts.source) if not k.startswith("files")]
+
+
+def _source_files(facts: VariantFacts) -> list[dict[str, Any]]:
+    files = (facts.source or {}).get("files") or {}
+    if not isinstance(files, dict):
+        return []
+    return [
+        {"name": n, "size": v.get("size"), "sha256": v.get("sha256"), "md5": v.get("md5")}
+        for n, v in sorted(files.items())
+        if isinstance(v, dict)
+    ]
+
+
+def variant_context(registry: Registry, facts: VariantFacts) -> dict[str, Any]:
+    rec = facts.record
+    col = registry.collection
+    prov = facts.reference.provenance
+    lic = rec.license
+    return {
+        "rec": rec,
+        "f": facts,
+        "collection": col,
+        "status": facts.status,
+        "format_label": facts.format_label,
+        "mode_label": MODE_LABEL.get(rec.format.mode or "", ""),
+        "format_options": flatten_scalars(rec.format.options),
+        "claims": _claims(facts),
+        "measured_size": facts.measured_size,
+        "gate": (facts.verify or {}).get("gate") or {},
+        "metric_rows": _metric_rows(facts),
+        "verified_on": sorted(((facts.verify or {}).get("artifacts") or {}).items()),
+        "reference_golden": ((facts.verify or {}).get("reference") or {}).get("golden_sha256"),
+        "provenance": prov,
+        "source_rows": _source_rows(facts),
+        "source_files": _source_files(facts),
+        "converter": facts.converted_by or "—",
+        "bench_rows": flatten_scalars(facts.bench) if facts.bench else [],
+        "fpga_rows": flatten_scalars(facts.fpga_report) if facts.fpga_report else [],
+        "fpga_report_path": FPGA_REPORT,
+        "fpga_claims": FPGA_CLAIMS,
+        "arch_rows": _arch_rows(rec),
+        "citations": col.citations,
+        "license_text": LICENSE_TEXT.get(lic, f"Released under the `{lic}` license; see the license text."),
+    }
+
+
+def _arch_rows(rec: Any) -> list[tuple[str, Any]]:
+    a = rec.architecture
+    rows: list[tuple[str, Any]] = [
+        ("encoder", f"{a.encoder_kind}" + (f" (blocks {a.block_pattern})" if a.block_pattern else "")),
+        ("latent dim D", a.latent_dim),
+        ("encoder layers / hidden / heads / MLP", f"{a.encoder_layers} / {a.encoder_hidden} / {a.encoder_heads} / {a.encoder_inter}"),
+        ("predictor layers / hidden / heads / MLP", f"{a.predictor_layers} / {a.predictor_hidden} / {a.predictor_heads} / {a.predictor_inter}"),
+        ("predictor attention inner dim", a.predictor_inner_dim),
+        ("meta tokens", a.meta_tokens),
+        ("projector hidden", a.projector_hidden),
+        ("action input dim", a.action_input_dim),
+        ("input image", "224×224 RGB, 14×14 patches"),
+    ]
+    return rows
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def _compose(card_data: Any, body: str, *, where: str) -> str:
+    text = front_matter(card_data, where=where) + "\n" + body.strip() + "\n"
+    validate_card_text(text, where=where)
+    return text
+
+
+def render_card(workspace: Workspace, registry: Registry, name: str) -> str:
+    """The full README.md (front matter + body) of one variant."""
+    rec = registry.variants.get(name)
+    if rec is None:
+        from zoo.errors import UsageError
+        from zoo.registry import unknown_variant_message
+
+        raise UsageError(unknown_variant_message(name, registry.variants))
+    facts = variant_facts(workspace, registry, name)
+    body = _env().get_template("variant.md.j2").render(**variant_context(registry, facts))
+    return _compose(variant_card_data(registry.collection, facts), body, where=f"cards/{name}/{CARD_FILE}")
+
+
+def collection_context(registry: Registry, facts: list[VariantFacts]) -> dict[str, Any]:
+    from zoo.registry import FAMILIES
+
+    families = [fam for fam in FAMILIES if any(f.record.family == fam for f in facts)]
+    families += sorted({f.record.family for f in facts} - set(families))
+    by_family = {fam: [f for f in facts if f.record.family == fam] for fam in families}
+    tldr = []
+    for fam in families:
+        group = by_family[fam]
+        passed = [f for f in group if f.status == "pass"]
+        sized = [f for f in group if f.measured_size is not None]
+        smallest = min(sized, key=lambda f: (f.measured_size, f.name)) if sized else None
+        best = max(passed, key=lambda f: (f.gate_cosine or 0.0, f.name)) if passed else None
+        tldr.append(
+            {
+                "family": fam,
+                "count": len(group),
+                "passed": len(passed),
+                "smallest": smallest,
+                "best": best,
+            }
+        )
+    derived = [f for f in facts if f.record.is_derived]
+    benches = [f for f in facts if f.bench]
+    statuses = {s: sum(1 for f in facts if f.status == s) for s in ("pass", "fail", "pending", "stale", "not verified")}
+    return {
+        "collection": registry.collection,
+        "facts": facts,
+        "families": families,
+        "by_family": by_family,
+        "tldr": tldr,
+        "derived": derived,
+        "benches": [(f, flatten_scalars(f.bench)) for f in benches],
+        "fpga": [(f, flatten_scalars(f.fpga_report)) for f in facts if f.fpga_report],
+        "fpga_claims": FPGA_CLAIMS,
+        "claims": {f.name: _claims(f) for f in facts},
+        "statuses": statuses,
+        "mode_label": MODE_LABEL,
+        "citations": registry.collection.citations,
+        "license_text": LICENSE_TEXT.get(
+            registry.collection.license, f"Released under the `{registry.collection.license}` license."
+        ),
+    }
+
+
+def render_collection_card(workspace: Workspace, registry: Registry) -> str:
+    """The collection card (`cards/README.md`), the root README of the Hub collection repository."""
+    facts = collection_facts(workspace, registry)
+    body = _env().get_template("collection.md.j2").render(**collection_context(registry, facts))
+    return _compose(collection_card_data(registry.collection, facts), body, where=f"cards/{CARD_FILE}")
+
+
+def expected_cards(workspace: Workspace, registry: Registry, names: list[str] | None = None) -> dict[Path, str]:
+    """Every card path -> its rendered text (all variants when `names` is None) plus the collection card."""
+    selected = list(registry.variants) if names is None else names
+    out = {workspace.cards_dir / n / CARD_FILE: render_card(workspace, registry, n) for n in selected}
+    out[workspace.cards_dir / CARD_FILE] = render_collection_card(workspace, registry)
+    return out
+
+
+def write_cards(workspace: Workspace, registry: Registry, names: list[str] | None = None) -> list[Path]:
+    """Render (all first, so a bad card writes nothing), then write changed cards atomically."""
+    cards = expected_cards(workspace, registry, names)
+    written = []
+    for path, text in cards.items():
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            atomic_write_text(path, text)
+        written.append(path)
+    return written
+
+
+def check_cards(workspace: Workspace, registry: Registry, *, include_site: bool | None = None) -> list[str]:
+    """Paths (relative to the workspace) whose committed content differs from a fresh render.
+
+    Also lists card directories of variants no longer in the registry. The site is compared too
+    when `cards/site/` exists (or `include_site` is True).
+    """
+    root = workspace.root
+    stale: list[str] = []
+    for path, text in expected_cards(workspace, registry).items():
+        if not path.is_file() or path.read_bytes() != text.encode("utf-8"):
+            stale.append(str(path.relative_to(root)))
+    cards_dir = workspace.cards_dir
+    if cards_dir.is_dir():
+        for sub in sorted(cards_dir.iterdir()):
+            if sub.is_dir() and (sub / CARD_FILE).is_file() and sub.name not in registry.variants:
+                stale.append(str((sub / CARD_FILE).relative_to(root)))
+    site_dir = cards_dir / "site"
+    if include_site or (include_site is None and site_dir.is_dir()):
+        from zoo.cards.site import SITE_DIR, site_files
+
+        files = site_files(workspace, registry)
+        for rel, text in files.items():
+            path = cards_dir / SITE_DIR / rel
+            if not path.is_file() or path.read_bytes() != text.encode("utf-8"):
+                stale.append(str(path.relative_to(root)))
+        if site_dir.is_dir():
+            for path in sorted(site_dir.rglob("*")):
+                if path.is_file() and str(path.relative_to(site_dir)) not in files:
+                    stale.append(str(path.relative_to(root)))
+    return stale
