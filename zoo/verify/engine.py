@@ -63,14 +63,16 @@ def read_golden(path: str | Path) -> dict[str, np.ndarray]:
 
 def run_golden(config: LeWMConfig, weights: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run the engine on the golden inputs stored in `reference`; same computation as the golden writer."""
-    from zoo.model import golden
     from zoo.model.engine import LeWM
 
     image = np.asarray(reference["inputs.image"], dtype=np.float32)
     actions = np.asarray(reference["inputs.actions"], dtype=np.float32)
     model = LeWM.from_weights(config, dict(weights))
-    outputs = golden.golden_outputs(model, image, actions)
-    return {"inputs.image": image, "inputs.actions": actions, **{k: np.asarray(v) for k, v in outputs.items()}}
+    # Golden semantics (docs/CONVENTIONS.md): latent of the image, then a 20-step rollout from
+    # the image whose row 0 is the 1-step prediction.
+    latent = model.encode(image[None])[0]
+    rollout = model.rollout(image[None], actions[None])[0]
+    return {"inputs.image": image, "inputs.actions": actions, "outputs.latent": latent, "outputs.rollout": rollout}
 
 
 def write_golden(

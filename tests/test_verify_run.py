@@ -1,0 +1,174 @@
+"""verify_variant, verify.json state, shards/merge and the CLI on a tiny temp workspace."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from verify_support import build_workspace, write_golden_file
+from zoo.cli import main
+from zoo.verify import engine, verification_state
+from zoo.verify.batch import merge_reports, shard_names
+from zoo.verify.metrics import METRIC_NAMES, compare_outputs, cosine
+from zoo.verify.run import verify_variant
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    try:
+        import zoo.model.golden  # noqa: F401
+    except ImportError:  # until the engine's golden writer lands, write the same tensors here
+
+        def _write(workspace: Any, rec: Any, config: Any, weights: Any, path: Path, used: Any) -> None:
+            from zoo.store.manifest import update_manifest
+
+            write_golden_file(config, dict(weights), path, {"variant": rec.name})
+            with update_manifest(workspace.variant_dir(rec.name)) as m:
+                m.record_artifact("golden.safetensors", kind="golden", inputs=dict(used))
+
+        monkeypatch.setattr(engine, "write_golden", _write)
+    return build_workspace(tmp_path / "ws")
+
+
+def _run(ws_root: Path, *args: str) -> Any:
+    return CliRunner().invoke(main, ["-C", str(ws_root), *args])
+
+
+def test_cosine_f64_and_zero_rule() -> None:
+    a = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    assert cosine(a, a) == pytest.approx(1.0)
+    assert cosine(a, -a) == pytest.approx(-1.0)
+    assert cosine(np.zeros(3), a) == 0.0
+    assert cosine(np.full(3, 1e-13), np.full(3, 1e-13)) == 0.0
+
+
+def test_compare_lists_every_metric() -> None:
+    rng = np.random.default_rng(0)
+    ref = {"outputs.latent": rng.standard_normal(8), "outputs.rollout": rng.standard_normal((20, 8))}
+    out = {k: v + 0.01 for k, v in ref.items()}
+    m = compare_outputs(out, ref)
+    assert set(METRIC_NAMES) <= set(m)
+    assert m["rollout@20"]["max_abs"] == pytest.approx(0.01)
+    assert "latent_norm_drift" in m
+
+
+def test_pass_pending_and_fail_named(ws: tuple[Any, Any]) -> None:
+    workspace, registry = ws
+    root = verify_variant(workspace, registry, registry.get("tiny_f32"))
+    assert root.status == "pass" and root.metrics["rollout@20"]["cosine"] == pytest.approx(1.0)
+    ok = verify_variant(workspace, registry, registry.get("tiny_tern"))
+    assert ok.status == "pass", ok.reason
+    bad = verify_variant(workspace, registry, registry.get("tiny_tern_strict"))
+    assert bad.status == "fail" and bad.exit_code == 1
+    assert "rollout@20" in (bad.reason or "") and "short by" in (bad.reason or "")
+    pend = verify_variant(workspace, registry, registry.get("tiny_tern_pending"))
+    assert pend.status == "pending" and pend.exit_code == 0
+    strict = verify_variant(workspace, registry, registry.get("tiny_tern_pending"), strict=True)
+    assert strict.status == "fail" and strict.exit_code == 1
+    doc = json.loads((workspace.variant_dir("tiny_tern") / "verify.json").read_text())
+    assert doc["status"] == "pass" and doc["gate"]["metric"] == "rollout@20"
+    assert set(doc["metrics"]) == {*METRIC_NAMES, "latent_norm_drift"}
+    assert set(doc["artifacts"]) == {"ternary.safetensors", "golden.safetensors"}
+    assert doc["reference"]["variant"] == "tiny_f32" and len(doc["reference"]["golden_sha256"]) == 64
+    assert verification_state(workspace, "tiny_tern") == "pass"
+    assert verification_state(workspace, "tiny_tern_strict") == "fail"
+    assert verification_state(workspace, "tiny_tern_pending") == "pending"  # registry policy, not --strict
+
+
+def _flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_artifact_fails_only_that_variant_before_numerics(ws: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    workspace, registry = ws
+    res = _run(workspace.root, "verify", "--all", "--json")
+    assert res.exit_code == 1  # tiny_tern_strict fails its gate
+    assert verification_state(workspace, "tiny_tern") == "pass"
+    target = workspace.variant_dir("tiny_tern") / "ternary.safetensors"
+    _flip_byte(target, target.stat().st_size - 3)
+    assert verification_state(workspace, "tiny_tern") == "stale"
+    assert verification_state(workspace, "tiny_tern_pending") == "pending"
+    calls: list[str] = []
+    real = engine.variant_weights
+    monkeypatch.setattr(engine, "variant_weights", lambda w, r, rec: calls.append(rec.name) or real(w, r, rec))
+    res = _run(workspace.root, "verify", "tiny_tern", "tiny_tern_pending", "--json")
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.stdout)
+    by = {v["variant"]: v for v in doc["variants"]}
+    assert by["tiny_tern"]["status"] == "fail"
+    assert by["tiny_tern"]["reason"].startswith("digest mismatch: variants/tiny_tern/ternary.safetensors was modified")
+    assert "zoo quantize tiny_tern" in by["tiny_tern"]["reason"]
+    assert by["tiny_tern_pending"]["status"] == "pending"
+    assert calls == ["tiny_tern_pending"]  # no numerics for the corrupted variant
+    assert verification_state(workspace, "tiny_tern") == "fail"
+
+
+def test_corrupt_golden_goes_stale_then_fails(ws: tuple[Any, Any]) -> None:
+    workspace, registry = ws
+    verify_variant(workspace, registry, registry.get("tiny_tern"))
+    golden = workspace.variant_dir("tiny_tern") / "golden.safetensors"
+    _flip_byte(golden, golden.stat().st_size - 5)
+    assert verification_state(workspace, "tiny_tern") == "stale"
+    rep = verify_variant(workspace, registry, registry.get("tiny_tern"))
+    assert rep.status == "fail"
+    assert "variants/tiny_tern/golden.safetensors was modified after it was built" in (rep.reason or "")
+
+
+def test_no_build_missing_artifact(ws: tuple[Any, Any]) -> None:
+    workspace, registry = ws
+    (workspace.variant_dir("tiny_tern") / "ternary.safetensors").unlink()
+    rep = verify_variant(workspace, registry, registry.get("tiny_tern"), build=False)
+    assert rep.status == "fail" and "missing variants/tiny_tern/ternary.safetensors" in (rep.reason or "")
+    res = _run(workspace.root, "verify", "tiny_tern", "--no-build")
+    assert res.exit_code == 1 and "--no-build" in res.output
+
+
+def test_shards_cover_exactly_once_and_merge(ws: tuple[Any, Any], tmp_path: Path) -> None:
+    workspace, registry = ws
+    names = list(registry.variants)
+    parts = [shard_names(names, i, 3) for i in (1, 2, 3)]
+    assert sorted(sum(parts, [])) == sorted(names)
+    files = []
+    for i in (1, 2):
+        res = _run(workspace.root, "verify", "--all", "--shard", f"{i}/2", "--json")
+        assert res.exit_code in (0, 1), res.output
+        path = tmp_path / f"shard{i}.json"
+        path.write_text(res.stdout)
+        files.append(path)
+    doc, reports = merge_reports(files)
+    assert sorted(r.variant for r in reports) == sorted(names)
+    assert doc["summary"]["fail"] == 1 and doc["exit_code"] == 1 and doc["missing_shards"] == []
+    res = _run(workspace.root, "verify", "--merge", *map(str, files), "--json")
+    assert res.exit_code == 1 and json.loads(res.stdout)["summary"]["pass"] == 2
+    res = _run(workspace.root, "verify", "--merge", str(files[0]), str(files[0]))
+    assert res.exit_code == 2 and "also reported" in res.output
+    doc, _ = merge_reports(files[:1])
+    assert doc["missing_shards"] == ["2/2"] and doc["exit_code"] == 1
+
+
+def test_usage_errors(ws: tuple[Any, Any]) -> None:
+    workspace, _ = ws
+    assert _run(workspace.root, "verify", "--all", "--shard", "3/2").exit_code == 2
+    assert _run(workspace.root, "verify", "nope").exit_code == 2
+    assert _run(workspace.root, "verify").exit_code == 2
+    assert _run(workspace.root, "verify", "--all", "--jobs", "0").exit_code == 2
+
+
+def test_diff(ws: tuple[Any, Any]) -> None:
+    workspace, registry = ws
+    verify_variant(workspace, registry, registry.get("tiny_tern"))
+    res = _run(workspace.root, "diff", "tiny_f32", "tiny_tern", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["labels"] == ["latent", "step1", "step5", "step10", "step15", "step20"]
+    assert len(doc["matrix"]) == 6 and all(len(r) == 6 for r in doc["matrix"])
+    assert doc["same_inputs"] is True and doc["diagonal"]["latent"] > 0.5
+    res = _run(workspace.root, "diff", "tiny_f32", "tiny_tern_strict")
+    assert res.exit_code == 2 and "zoo verify tiny_tern_strict" in res.output

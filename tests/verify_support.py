@@ -1,0 +1,133 @@
+"""A tiny verify workspace in a temp dir: one f32 root, ternary children, registry.yaml, manifests.
+
+Weights come from `tests/model_weights.py` (seeded); files are recorded in the manifests the way
+the pipeline stages record them, so verify sees a workspace the zoo built.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_weights import random_weights, tiny_config
+from zoo.formats.lewm_config import LeWMConfig
+from zoo.registry import Workspace, load_registry
+from zoo.store.manifest import update_manifest
+
+ARCH = """\
+    architecture:
+      encoder_kind: vit
+      latent_dim: 32
+      encoder_layers: 2
+      predictor_layers: 2
+      encoder_hidden: 32
+      encoder_heads: 2
+      encoder_inter: 64
+      predictor_hidden: 32
+      predictor_heads: 4
+      predictor_inner_dim: 32
+      predictor_inter: 64
+      projector_hidden: 48
+      action_input_dim: 10
+"""
+
+
+def _variant(name: str, kind: str, *, parent: str | None, status: str, expected: float, tol: float) -> str:
+    lines = [f"  {name}:", "    family: slim", f"    description: test variant {name}"]
+    if parent:
+        lines.append(f"    parent: {parent}")
+    else:
+        lines.append(ARCH.rstrip("\n"))
+        lines += [
+            "    provenance:",
+            "      sources:",
+            f"        - uri: file:///nonexistent/{name}.ckpt",
+            f"          file: {name}.ckpt",
+            "      checkpoint_kind: object",
+        ]
+    lines += [
+        f"    format: {{kind: {kind}}}",
+        "    claims: {source: test}",
+        "    verification:",
+        f"      status: {status}",
+        "      metric: rollout@20",
+        f"      expected_cosine: {expected}",
+        f"      tolerance: {tol}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+REGISTRY = (
+    "schema_version: 1\n"
+    "collection:\n  name: test\n  hub_repo: test/test\n  license: cc-by-nc-4.0\n"
+    "variants:\n"
+    + _variant("tiny_f32", "safetensors-f32", parent=None, status="active", expected=1.0, tol=1e-6)
+    + _variant("tiny_tern", "ternary", parent="tiny_f32", status="active", expected=0.5, tol=0.5)
+    + _variant("tiny_tern_strict", "ternary", parent="tiny_f32", status="active", expected=1.0, tol=1e-9)
+    + _variant("tiny_tern_pending", "ternary", parent="tiny_f32", status="pending", expected=1.0, tol=1e-9)
+)
+
+
+def golden_inputs(config: LeWMConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Spec §4.1 gradient image (ImageNet-normalised, CHW) and 20-step sin/cos actions."""
+    n = config.image_size
+    y, x = np.mgrid[0:n, 0:n].astype(np.float64)
+    raw = np.stack([y / n, x / n, 0.5 + 0.5 * np.sin((x + y) / (2 * n))])
+    mean = np.array([0.485, 0.456, 0.406])[:, None, None]
+    std = np.array([0.229, 0.224, 0.225])[:, None, None]
+    image = ((raw - mean) / std).astype(np.float32)
+    i = np.arange(20)
+    actions = np.zeros((20, config.action_input_dim), dtype=np.float32)
+    actions[:, 0] = 0.5 * np.sin(math.pi * i / 20)
+    actions[:, 1] = 0.3 * np.cos(math.pi * i / 20)
+    return image, actions
+
+
+def write_golden_file(config: LeWMConfig, weights: dict[str, np.ndarray], path: Path, meta: dict[str, str]) -> None:
+    """The engine engineer's golden writer when it exists, else the same tensors written here."""
+    try:
+        from zoo.model.golden import golden_from_weights
+    except ImportError:
+        from safetensors.numpy import save
+
+        from zoo._io import atomic_write_bytes
+        from zoo.verify import engine
+
+        image, actions = golden_inputs(config)
+        out = engine.run_golden(config, weights, {"inputs.image": image, "inputs.actions": actions})
+        atomic_write_bytes(path, save({k: np.ascontiguousarray(v) for k, v in sorted(out.items())}, metadata=meta))
+        return
+    golden_from_weights(config, weights, path, meta)
+
+
+def build_workspace(root: Path) -> tuple[Workspace, Any]:
+    """Write registry.yaml and the built artifacts of tiny_f32 and its ternary children."""
+    from safetensors.numpy import save
+
+    from zoo._io import atomic_write_bytes, atomic_write_text
+    from zoo.quant.ternary import write_ternary
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "registry.yaml").write_text(REGISTRY, encoding="utf-8")
+    ws = Workspace(root)
+    registry = load_registry(ws.registry_path)
+    config = tiny_config("vit")
+    weights = random_weights(config, seed=3)
+    vdir = ws.variant_dir("tiny_f32")
+    atomic_write_bytes(vdir / "lejepa_weights.safetensors", save({k: weights[k] for k in sorted(weights)}))
+    atomic_write_text(vdir / "config.json", config.to_json())
+    write_golden_file(config, weights, vdir / "golden.safetensors", {"variant": "tiny_f32"})
+    with update_manifest(vdir) as m:
+        m.record_artifact("lejepa_weights.safetensors", kind="safetensors")
+        m.record_artifact("config.json", kind="config")
+        m.record_artifact("golden.safetensors", kind="golden")
+    for name in ("tiny_tern", "tiny_tern_strict", "tiny_tern_pending"):
+        d = ws.variant_dir(name)
+        d.mkdir(parents=True, exist_ok=True)
+        write_ternary(d / "ternary.safetensors", weights, config)
+        with update_manifest(d) as m:
+            m.record_artifact("ternary.safetensors", kind="ternary")
+    return ws, registry
