@@ -1,0 +1,128 @@
+"""`file:///path/to/artifact-dir`: a local mirror laid out like a W&B artifact.
+
+The directory holds the files plus `manifest.json`:
+
+    {"version": 1, "storagePolicy": "wandb-storage-policy-v1", "artifact": "<name>", "artifact_version": "v0",
+     "run_id": "<optional>", "contents": {"<file>": {"digest": "<base64 md5>", "size": N, "sha256": "<hex>"}}}
+
+`write_mirror_manifest(dir)` produces it for a directory of files (used by `zoo demo`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from zoo._io import atomic_write_json
+from zoo.errors import InputError
+from zoo.sources.base import Progress, RemoteFile, Resolution, validate_remote_name
+
+MIRROR_MANIFEST = "manifest.json"
+
+
+def file_uri_to_path(uri: str) -> Path:
+    parts = urlsplit(uri)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        raise InputError(f"{uri}: not a local file URI", hint="use file:///absolute/path/to/mirror-dir")
+    return Path(unquote(parts.path))
+
+
+def path_to_file_uri(path: str | os.PathLike[str]) -> str:
+    return Path(path).resolve().as_uri()
+
+
+def md5_b64_file(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return base64.b64encode(h.digest()).decode()
+
+
+def write_mirror_manifest(directory: str | os.PathLike[str], *, artifact: str, version: str = "v0",
+                          run_id: str | None = None, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Describe every regular file in `directory` (except the manifest) with md5, sha256 and size."""
+    from zoo._io import sha256_file
+
+    root = Path(directory)
+    contents: dict[str, Any] = {}
+    for file in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MIRROR_MANIFEST):
+        rel = file.relative_to(root).as_posix()
+        contents[rel] = {"digest": md5_b64_file(file), "sha256": sha256_file(file), "size": file.stat().st_size}
+    doc: dict[str, Any] = {"version": 1, "storagePolicy": "wandb-storage-policy-v1", "artifact": artifact,
+                           "artifact_version": version, "contents": contents}
+    if run_id:
+        doc["run_id"] = run_id
+    if metadata:
+        doc["metadata"] = metadata
+    atomic_write_json(root / MIRROR_MANIFEST, doc)
+    return doc
+
+
+class LocalMirrorSource:
+    kind = "file"
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.root = file_uri_to_path(uri)
+
+    def resolve(self) -> Resolution:
+        mpath = self.root / MIRROR_MANIFEST
+        if not self.root.is_dir():
+            raise InputError(f"{self.uri}: mirror directory {self.root} does not exist",
+                             hint="create it (e.g. `zoo demo`) or fix the registry source")
+        try:
+            doc = json.loads(mpath.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(f"{mpath}: missing mirror manifest",
+                             hint="a mirror directory needs manifest.json with contents{name: digest, size, sha256}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{mpath}: unreadable mirror manifest ({exc})") from None
+        contents = doc.get("contents") if isinstance(doc, dict) else None
+        if not isinstance(contents, dict):
+            raise InputError(f"{mpath}: field 'contents' must be an object of files")
+        files: dict[str, RemoteFile] = {}
+        for name, entry in sorted(contents.items()):
+            validate_remote_name(name, origin=str(mpath))
+            if not isinstance(entry, dict):
+                raise InputError(f"{mpath}: contents.{name} must be an object")
+            size = entry.get("size")
+            files[name] = RemoteFile(
+                name=name,
+                size=int(size) if isinstance(size, int) else None,
+                md5_b64=entry.get("digest") if isinstance(entry.get("digest"), str) else None,
+                sha256=entry.get("sha256") if isinstance(entry.get("sha256"), str) else None,
+                url=(self.root / name).as_uri(),
+            )
+        return Resolution(uri=self.uri, kind=self.kind, version=_str_or_none(doc.get("artifact_version")),
+                          files=files, run_id=_str_or_none(doc.get("run_id")),
+                          extra={"artifact": str(doc.get("artifact", ""))})
+
+    def download(self, resolution: Resolution, name: str, part: Path, progress: Progress | None = None) -> None:
+        src = self.root / name
+        real_root = self.root.resolve()
+        real = src.resolve()
+        if real_root not in real.parents:
+            raise InputError(f"{self.uri}: {name} links outside the mirror ({real})",
+                             hint="mirror files must live inside the mirror directory")
+        if not real.is_file():
+            raise InputError(f"{self.uri}: {name} is listed in the manifest but missing from {self.root}")
+        total = real.stat().st_size
+        done = 0
+        with open(real, "rb") as fin, open(part, "wb") as fout:
+            while chunk := fin.read(1 << 22):
+                fout.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+            fout.flush()
+            os.fsync(fout.fileno())
+
+
+def _str_or_none(v: object) -> str | None:
+    return v if isinstance(v, str) and v else None

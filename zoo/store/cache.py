@@ -1,0 +1,127 @@
+"""The content-addressed cache: one read-only blob per sha256, hard-linked (or copied) into workspaces.
+
+Layout under the cache root (`ZOO_CACHE`, else the platformdirs user cache dir `lewm-zoo`):
+
+    CACHEDIR.TAG
+    blobs/sha256/<aa>/<sha256>     complete, verified files (mode 0444)
+    partial/<key>.part             downloads in progress (never look complete; resumed next time)
+    locks/<key>.lock               one lock per download key
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from zoo.errors import InputError, UsageError
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This file marks lewm-zoo's cache; backup tools may skip it.\n"
+LOCK_TIMEOUT = 1800.0  # seconds another pull of the same thing may hold the lock
+
+
+def default_cache_root() -> Path:
+    env = os.environ.get("ZOO_CACHE")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("lewm-zoo", appauthor=False))
+
+
+def download_key(*parts: str) -> str:
+    """A stable file-name-safe key for one (uri, version, file) download."""
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_root()
+
+    # ------------------------------------------------------------------ paths
+    def _ensure(self) -> None:
+        try:
+            (self.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+            (self.root / "partial").mkdir(exist_ok=True)
+            (self.root / "locks").mkdir(exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cache {self.root}: cannot create ({exc.strerror})", hint="set ZOO_CACHE to a writable directory") from None
+        tag = self.root / "CACHEDIR.TAG"
+        if not tag.exists():
+            with contextlib.suppress(OSError):
+                tag.write_text(_TAG, encoding="utf-8")
+
+    def blob_path(self, sha256: str) -> Path:
+        if not _SHA256.match(sha256):
+            raise InputError(f"not a sha256 digest: {sha256!r}")
+        return self.root / "blobs" / "sha256" / sha256[:2] / sha256
+
+    def has(self, sha256: str) -> bool:
+        return bool(_SHA256.match(sha256)) and self.blob_path(sha256).is_file()
+
+    def partial_path(self, key: str) -> Path:
+        self._ensure()
+        return self.root / "partial" / f"{key}.part"
+
+    @contextlib.contextmanager
+    def lock(self, key: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        self._ensure()
+        lock = FileLock(str(self.root / "locks" / f"{key}.lock"))
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise UsageError(f"cache {self.root}: another zoo process holds {key}.lock",
+                             hint="wait for it to finish") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # ------------------------------------------------------------------ put / install
+    def ingest(self, part: Path, sha256: str) -> Path:
+        """Move a verified partial file into the blob store (one copy per digest) and return the blob."""
+        self._ensure()
+        blob = self.blob_path(sha256)
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        if blob.is_file():
+            part.unlink(missing_ok=True)
+            return blob
+        os.chmod(part, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.replace(part, blob)
+        return blob
+
+    def install(self, sha256: str, dest: Path) -> None:
+        """Make `dest` hold the blob's bytes (hard link when possible, else copy); atomic via rename."""
+        blob = self.blob_path(sha256)
+        if dest.exists() and _same_file(blob, dest):
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        os.close(fd)
+        os.unlink(tmp)
+        try:
+            try:
+                os.link(blob, tmp)
+            except OSError:  # other filesystem, or links unsupported: copy
+                shutil.copyfile(blob, tmp)
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
