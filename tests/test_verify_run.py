@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from verify_support import build_workspace, write_golden_file
+
 from zoo.cli import main
 from zoo.verify import engine, verification_state
 from zoo.verify.batch import merge_reports, shard_names
@@ -87,7 +87,7 @@ def _flip_byte(path: Path, offset: int) -> None:
 
 
 def test_corrupt_artifact_fails_only_that_variant_before_numerics(ws: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    workspace, registry = ws
+    workspace, _ = ws
     res = _run(workspace.root, "verify", "--all", "--json")
     assert res.exit_code == 1  # tiny_tern_strict fails its gate
     assert verification_state(workspace, "tiny_tern") == "pass"
@@ -134,7 +134,7 @@ def test_shards_cover_exactly_once_and_merge(ws: tuple[Any, Any], tmp_path: Path
     workspace, registry = ws
     names = list(registry.variants)
     parts = [shard_names(names, i, 3) for i in (1, 2, 3)]
-    assert sorted(sum(parts, [])) == sorted(names)
+    assert sorted(n for p in parts for n in p) == sorted(names)
     files = []
     for i in (1, 2):
         res = _run(workspace.root, "verify", "--all", "--shard", f"{i}/2", "--json")

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from model_weights import random_weights, tiny_config
+
 from zoo.formats.lewm_config import LeWMConfig
 from zoo.registry import Workspace, load_registry
 from zoo.store.manifest import update_manifest
