@@ -103,7 +103,7 @@ class VariantFacts:
     def status(self) -> str:
         """pass | fail | pending | stale | not verified."""
         if self.verify is None:
-            return "not verified"
+            return "pending" if self.record.verification.status == "pending" else "not verified"
         if self.stale:
             return "stale"
         status = str(self.verify.get("status", "pending"))

@@ -332,4 +332,4 @@ def check_cards(workspace: Workspace, registry: Registry, *, include_site: bool 
             for path in sorted(site_dir.rglob("*")):
                 if path.is_file() and str(path.relative_to(site_dir)) not in files:
                     stale.append(str(path.relative_to(root)))
-    return stale
+    return sorted(stale)
