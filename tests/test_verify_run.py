@@ -172,3 +172,19 @@ def test_diff(ws: tuple[Any, Any]) -> None:
     assert doc["same_inputs"] is True and doc["diagonal"]["latent"] > 0.5
     res = _run(workspace.root, "diff", "tiny_f32", "tiny_tern_strict")
     assert res.exit_code == 2 and "zoo verify tiny_tern_strict" in res.output
+
+
+def test_jobs_matches_serial(ws: tuple[Any, Any]) -> None:
+    """--jobs 2 (spawned workers, BLAS pinned to 1 thread) gives the serial results, in selection order."""
+    from zoo.verify.batch import run_many
+
+    workspace, registry = ws
+    records = [registry.get(n) for n in sorted(registry.variants)]
+    serial = run_many(workspace, registry, records)  # also writes the derived goldens
+    parallel = run_many(workspace, registry, records, jobs=2)
+    assert [r.variant for r in parallel] == [r.variant for r in serial]
+    for a, b in zip(serial, parallel, strict=True):
+        assert (a.status, a.reason) == (b.status, b.reason)
+        for name in METRIC_NAMES:  # BLAS thread count changes summation order: ~1e-7, not bits
+            assert a.metrics[name]["cosine"] == pytest.approx(b.metrics[name]["cosine"], abs=1e-6)
+            assert a.metrics[name]["max_abs"] == pytest.approx(b.metrics[name]["max_abs"], abs=1e-5)

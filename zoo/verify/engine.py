@@ -149,9 +149,10 @@ def _build_one(workspace: Workspace, registry: Any, rec: VariantRecord) -> None:
     kind = rec.format.kind
     if kind == "safetensors-f32":
         if not all((vdir / f).is_file() for f in NUMERIC_FILES[kind]):
-            from zoo.convert import convert_variant
+            # pull (cache hit when the checkpoint is already there, digests checked) then convert
+            from zoo.store.pull import pull_variants
 
-            convert_variant(workspace, registry, rec)
+            pull_variants(workspace, registry, [rec], convert=True)
         if not (vdir / GOLDEN_FILE).is_file():
             from zoo.model.golden import golden_for_variant
 
