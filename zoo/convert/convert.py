@@ -1,0 +1,446 @@
+"""Checkpoint -> `lejepa_weights.safetensors` (f32, canonical names) + `config.json`.
+
+Contiguous f32 source tensors (and row slices of them, e.g. a fused in_proj split) are copied
+file-to-file with `os.copy_file_range`, so converting a 60 MB checkpoint never holds the weights in
+user-space memory; everything else (bf16/f16 widening, strided views, the BN fold) is materialised
+per tensor. Output bytes depend only on the checkpoint bytes (sorted names, fixed header).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo import __version__
+from zoo._io import atomic_write_text, atomic_writer, sha256_file
+from zoo.convert.extract import Checkpoint, read_checkpoint
+from zoo.convert.tensor_map import fold_encoder_proj_bn, map_names
+from zoo.convert.unpickler import TorchTensor
+from zoo.errors import CheckpointError, UsageError
+from zoo.formats.lewm_config import LeWMConfig
+
+CONVERTER_VERSION = f"lewm-zoo {__version__} convert/1"
+SAFETENSORS_FILE = "lejepa_weights.safetensors"
+CONFIG_FILE = "config.json"
+
+# fields the shapes decide (a disagreement with the registry is an error)
+SHAPE_FIELDS = (
+    "encoder_type", "encoder_hidden", "encoder_layers", "encoder_inter", "meta_tokens", "predictor_hidden",
+    "predictor_layers", "predictor_inner_dim", "predictor_inter", "latent_dim", "action_dim",
+    "action_input_dim", "projector_hidden", "has_input_proj", "has_cond_proj", "history_size",
+)
+# fields no shape can tell (resolved from the registry, reported)
+UNDECIDABLE_FIELDS = ("encoder_heads", "predictor_heads")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Src:
+    """One output tensor: an array view, plus its byte range in the source file when it is raw f32."""
+
+    array: np.ndarray[Any, Any]
+    file_range: tuple[int, int] | None = None
+
+
+@dataclasses.dataclass
+class ConversionResult:
+    safetensors_path: Path
+    config_path: Path
+    config: LeWMConfig
+    warnings: list[str]
+    safetensors_sha256: str
+    config_sha256: str
+    source_sha256: str
+    source_kind: str
+    tensor_count: int
+    dropped: list[str]
+    unknown: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["safetensors_path"] = str(self.safetensors_path)
+        d["config_path"] = str(self.config_path)
+        d["config"] = self.config.to_dict()
+        return d
+
+
+def _src_of(t: TorchTensor) -> _Src:
+    rng = t.file_range() if t.dtype == np.dtype("<f4") else None
+    return _Src(t.array, rng)
+
+
+def _split_rows(value: TorchTensor, start: int, stop: int) -> _Src:
+    arr = value.array[start:stop]
+    rng = None
+    full = value.file_range() if value.dtype == np.dtype("<f4") else None
+    if full is not None:
+        row_bytes = full[1] // max(1, value.shape[0])
+        rng = (full[0] + start * row_bytes, (stop - start) * row_bytes)
+    return _Src(arr, rng)
+
+
+def canonical_tensors(ckpt: Checkpoint) -> tuple[dict[str, _Src], list[str], list[str], bool]:
+    """Map raw names to canonical ones; fold the hybrid encoder.proj BN. Returns (tensors, dropped, unknown, hybrid)."""
+    where = str(ckpt.path)
+    mapped = map_names(ckpt.entries, split_rows=_split_rows, where=where)
+    out: dict[str, _Src] = {}
+    bn: dict[str, np.ndarray[Any, Any]] = {}
+    for name, value in mapped.tensors.items():
+        src = value if isinstance(value, _Src) else _src_of(value)
+        if name.startswith("encoder.proj."):
+            bn[name] = np.asarray(src.array, dtype=np.float32)
+            continue
+        out[name] = src
+    if bn:
+        if not mapped.hybrid:
+            for name, arr in bn.items():  # non-hybrid checkpoints keep keys unchanged (spec §2.4)
+                out[name] = _Src(arr)
+        else:
+            fold_encoder_proj_bn(bn, where=where)
+            for name, arr in bn.items():
+                out[name] = _Src(arr)
+    return dict(sorted(out.items())), mapped.dropped, mapped.unknown, mapped.hybrid
+
+
+# -- config detection ----------------------------------------------------------------------------
+def _layer_indices(names: Iterable[str], prefix: str) -> list[int]:
+    idx = set()
+    for n in names:
+        if n.startswith(prefix):
+            head = n[len(prefix) :].split(".", 1)[0]
+            if head.isdigit():
+                idx.add(int(head))
+    return sorted(idx)
+
+
+def detect_config(shapes: dict[str, tuple[int, ...]], *, hybrid: bool, where: str) -> tuple[LeWMConfig, list[str]]:
+    """Spec §1.3 inference from tensor shapes. Returns the config and notes on guessed fields."""
+
+    def need(name: str, ndim: int) -> tuple[int, ...]:
+        shape = shapes.get(name)
+        if shape is None:
+            raise CheckpointError(f"{where}: required tensor '{name}' is missing", hint="is this a LeWM checkpoint?")
+        if len(shape) != ndim:
+            raise CheckpointError(f"{where}: tensor '{name}' has shape {list(shape)}, expected {ndim} dimensions")
+        return shape
+
+    he = need("encoder.embeddings.cls_token", 3)[-1]
+    enc_layers = _layer_indices(shapes, "encoder.encoder.layer.")
+    if not enc_layers or enc_layers != list(range(len(enc_layers))):
+        raise CheckpointError(f"{where}: encoder layers are {enc_layers}, expected 0..N-1")
+    pred_layers = _layer_indices(shapes, "predictor.transformer.layers.")
+    if not pred_layers or pred_layers != list(range(len(pred_layers))):
+        raise CheckpointError(f"{where}: predictor layers are {pred_layers}, expected 0..N-1")
+    kinds = "".join(
+        "A" if f"encoder.encoder.layer.{i}.attention.attention.query.bias" in shapes else "L" for i in enc_layers
+    )
+    if not hybrid and "L" in kinds:
+        raise CheckpointError(f"{where}: ViT encoder layer {kinds.index('L')} has no query bias")
+    hp = need("predictor.transformer.norm.weight", 1)[0]
+    inner = need("predictor.transformer.layers.0.attn.to_qkv.weight", 2)[0] // 3
+    pos = need("predictor.pos_embedding", 3)
+    act = need("action_encoder.patch_embed.weight", 3)
+    meta = shapes.get("encoder.meta_token")
+    has_in = "predictor.transformer.input_proj.weight" in shapes
+    has_cond = "predictor.transformer.cond_proj.weight" in shapes
+    cfg = LeWMConfig(
+        encoder_type="hybrid" if hybrid else "vit",
+        encoder_hidden=he,
+        encoder_layers=len(enc_layers),
+        encoder_heads=max(1, he // 64),
+        encoder_inter=need("encoder.encoder.layer.0.intermediate.dense.weight", 2)[0],
+        meta_tokens=int(meta[1]) if meta is not None and len(meta) == 3 else 0,
+        block_pattern=kinds if hybrid else "",
+        predictor_hidden=hp,
+        predictor_layers=len(pred_layers),
+        predictor_inner_dim=inner,
+        predictor_heads=max(1, inner // 64),
+        predictor_inter=need("predictor.transformer.layers.0.mlp.net.1.weight", 2)[0],
+        latent_dim=pos[-1],
+        action_dim=act[0],
+        action_input_dim=act[1],
+        projector_hidden=need("projector.net.0.weight", 2)[0],
+        history_size=pos[1],
+        has_input_proj=has_in,
+        has_cond_proj=has_cond,
+    )
+    notes = [
+        f"encoder_heads: shapes cannot tell; guessed {cfg.encoder_heads} (= max(1, {he}//64))",
+        f"predictor_heads: shapes cannot tell; guessed {cfg.predictor_heads} (= {inner}//64, dim_head 64)",
+    ]
+    return cfg, notes
+
+
+def expected_shapes(cfg: LeWMConfig) -> tuple[dict[str, tuple[int, ...]], set[str]]:
+    """Canonical name -> shape for a config (spec §1.2), and the subset that is optional."""
+    he, hp, d, j = cfg.encoder_hidden, cfg.predictor_hidden, cfg.latent_dim, cfg.projector_hidden
+    ie, ip, inner = cfg.encoder_inter, cfg.predictor_inter, cfg.predictor_inner_dim
+    c, p = cfg.channels, cfg.patch_size
+    s: dict[str, tuple[int, ...]] = {
+        "encoder.embeddings.patch_embeddings.projection.weight": (he, c, p, p),
+        "encoder.embeddings.patch_embeddings.projection.bias": (he,),
+        "encoder.embeddings.cls_token": (1, 1, he),
+        "encoder.embeddings.position_embeddings": (1, cfg.encoder_seq_len, he),
+        "encoder.layernorm.weight": (he,),
+        "encoder.layernorm.bias": (he,),
+        "predictor.pos_embedding": (1, cfg.history_size, d),
+        "predictor.transformer.norm.weight": (hp,),
+        "predictor.transformer.norm.bias": (hp,),
+        "action_encoder.patch_embed.weight": (cfg.action_dim, cfg.action_input_dim, 1),
+        "action_encoder.patch_embed.bias": (cfg.action_dim,),
+        "action_encoder.embed.0.weight": (4 * d, cfg.action_dim),
+        "action_encoder.embed.0.bias": (4 * d,),
+        "action_encoder.embed.2.weight": (d, 4 * d),
+        "action_encoder.embed.2.bias": (d,),
+    }
+    optional: set[str] = set()
+    if cfg.meta_tokens:
+        s["encoder.meta_token"] = (1, cfg.meta_tokens, he)
+    for name in ("encoder.proj.0.weight", "encoder.proj.0.bias"):
+        optional.add(name)
+    s["encoder.proj.0.weight"] = (he, he)
+    s["encoder.proj.0.bias"] = (he,)
+    for i, kind in enumerate(cfg.layer_kinds()):
+        pre = f"encoder.encoder.layer.{i}."
+        for part in ("query", "key", "value"):
+            s[f"{pre}attention.attention.{part}.weight"] = (he, he)
+            if kind == "A":
+                s[f"{pre}attention.attention.{part}.bias"] = (he,)
+        s[f"{pre}attention.output.dense.weight"] = (he, he)
+        s[f"{pre}attention.output.dense.bias"] = (he,)
+        for ln in ("layernorm_before", "layernorm_after"):
+            s[f"{pre}{ln}.weight"] = (he,)
+            s[f"{pre}{ln}.bias"] = (he,)
+        s[f"{pre}intermediate.dense.weight"] = (ie, he)
+        s[f"{pre}intermediate.dense.bias"] = (ie,)
+        s[f"{pre}output.dense.weight"] = (he, ie)
+        s[f"{pre}output.dense.bias"] = (he,)
+    for m, flag in (("input_proj", cfg.has_input_proj), ("cond_proj", cfg.has_cond_proj)):
+        if flag:
+            s[f"predictor.transformer.{m}.weight"] = (hp, d)
+            s[f"predictor.transformer.{m}.bias"] = (hp,)
+    for li in range(cfg.predictor_layers):
+        pre = f"predictor.transformer.layers.{li}."
+        s[f"{pre}adaLN_modulation.1.weight"] = (6 * hp, hp)
+        s[f"{pre}adaLN_modulation.1.bias"] = (6 * hp,)
+        s[f"{pre}attn.norm.weight"] = (hp,)
+        s[f"{pre}attn.norm.bias"] = (hp,)
+        s[f"{pre}attn.to_qkv.weight"] = (3 * inner, hp)
+        s[f"{pre}attn.to_out.0.weight"] = (hp, inner)
+        s[f"{pre}attn.to_out.0.bias"] = (hp,)
+        s[f"{pre}mlp.net.0.weight"] = (hp,)
+        s[f"{pre}mlp.net.0.bias"] = (hp,)
+        s[f"{pre}mlp.net.1.weight"] = (ip, hp)
+        s[f"{pre}mlp.net.1.bias"] = (ip,)
+        s[f"{pre}mlp.net.4.weight"] = (hp, ip)
+        s[f"{pre}mlp.net.4.bias"] = (hp,)
+    for head, width in (("projector", he), ("pred_proj", hp)):
+        s[f"{head}.net.0.weight"] = (j, width)
+        s[f"{head}.net.0.bias"] = (j,)
+        for leaf in ("weight", "bias", "running_mean", "running_var"):
+            s[f"{head}.net.1.{leaf}"] = (j,)
+        s[f"{head}.net.3.weight"] = (d, j)
+        s[f"{head}.net.3.bias"] = (d,)
+    return s, optional
+
+
+def check_shapes(shapes: dict[str, tuple[int, ...]], cfg: LeWMConfig, *, where: str) -> None:
+    expected, optional = expected_shapes(cfg)
+    for name, shape in expected.items():
+        got = shapes.get(name)
+        if got is None:
+            if name not in optional:
+                raise CheckpointError(f"{where}: required tensor '{name}' is missing (expected shape {list(shape)})")
+            continue
+        if tuple(got) != shape:
+            raise CheckpointError(f"{where}: tensor '{name}' has shape {list(got)}, expected {list(shape)}")
+    extra = sorted(set(shapes) - set(expected))
+    if extra:
+        raise CheckpointError(f"{where}: unexpected tensor '{extra[0]}' for this architecture"
+                              + (f" (+{len(extra) - 1} more)" if len(extra) > 1 else ""))
+
+
+def reconcile(detected: LeWMConfig, notes: list[str], expected: LeWMConfig | None, *, where: str
+              ) -> tuple[LeWMConfig, list[str]]:
+    """Cross-check with the registry's config: shape fields must agree; undecidable ones come from the registry."""
+    if expected is None:
+        return detected, [n + "; pass the registry record to confirm" for n in notes]
+    problems = []
+    for name in SHAPE_FIELDS:
+        got, want = getattr(detected, name), getattr(expected, name)
+        if got != want:
+            problems.append(f"{name}={got!r} (registry says {want!r})")
+    if detected.layer_kinds() != expected.layer_kinds():
+        problems.append(f"block_pattern={''.join(detected.layer_kinds())!r} "
+                        f"(registry says {''.join(expected.layer_kinds())!r})")
+    if problems:
+        raise CheckpointError(f"{where}: checkpoint shapes disagree with the registry record: " + "; ".join(problems),
+                              hint="fix the record's architecture in registry.yaml or pull the right checkpoint")
+    warnings = []
+    updates: dict[str, Any] = {}
+    for name in UNDECIDABLE_FIELDS:
+        got, want = getattr(detected, name), getattr(expected, name)
+        updates[name] = want
+        if got != want:
+            warnings.append(f"{name}: shapes cannot tell; using {want} from the registry (shape heuristic gives {got})")
+    cfg = dataclasses.replace(detected, **updates)
+    if cfg.encoder_hidden % cfg.encoder_heads or cfg.predictor_inner_dim % cfg.predictor_heads:
+        raise CheckpointError(f"{where}: heads ({cfg.encoder_heads}/{cfg.predictor_heads}) do not divide the widths")
+    return cfg, warnings
+
+
+# -- safetensors writing ---------------------------------------------------------------------------
+def _header(tensors: dict[str, _Src], metadata: dict[str, str]) -> tuple[bytes, list[tuple[str, int]]]:
+    hdr: dict[str, Any] = {"__metadata__": dict(sorted(metadata.items()))}
+    offset = 0
+    order = []
+    for name in sorted(tensors):
+        shape = [int(x) for x in tensors[name].array.shape]
+        nbytes = int(np.prod(shape, dtype=np.int64)) * 4 if shape else 4
+        hdr[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + nbytes]}
+        order.append((name, nbytes))
+        offset += nbytes
+    text = json.dumps(hdr, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text, order
+
+
+def write_safetensors(path: Path, tensors: dict[str, _Src], metadata: dict[str, str], *, source: Path) -> None:
+    head, order = _header(tensors, metadata)
+    with atomic_writer(path) as fh, open(source, "rb") as src:
+        fh.write(head)
+        for name, nbytes in order:
+            item = tensors[name]
+            if item.file_range is not None and item.file_range[1] == nbytes:
+                fh.flush()
+                _copy_range(src.fileno(), fh.fileno(), item.file_range[0], nbytes)
+            else:
+                arr = np.ascontiguousarray(item.array, dtype="<f4")
+                fh.write(arr.tobytes() if arr.size < (1 << 16) else memoryview(arr).cast("B"))  # type: ignore[arg-type]
+
+
+_copy_file_range_ok = hasattr(os, "copy_file_range")
+
+
+def _copy_range(src_fd: int, dst_fd: int, offset: int, nbytes: int) -> None:
+    global _copy_file_range_ok
+    done = 0
+    if _copy_file_range_ok:
+        try:
+            while done < nbytes:
+                n = os.copy_file_range(src_fd, dst_fd, nbytes - done, offset + done)
+                if n <= 0:
+                    break
+                done += n
+        except OSError:
+            _copy_file_range_ok = False
+    while done < nbytes:  # portable fallback, bounded chunks
+        chunk = os.pread(src_fd, min(1 << 20, nbytes - done), offset + done)
+        if not chunk:
+            raise CheckpointError(f"source file ended while copying {nbytes} bytes at offset {offset}")
+        os.write(dst_fd, chunk)
+        done += len(chunk)
+
+
+def convert_checkpoint(
+    path: str | Path,
+    out_dir: str | Path,
+    *,
+    expected: LeWMConfig | None = None,
+    source_sha256: str | None = None,
+) -> ConversionResult:
+    """Convert one checkpoint into `out_dir/lejepa_weights.safetensors` + `out_dir/config.json`."""
+    src = Path(path)
+    ckpt = read_checkpoint(src)
+    where = str(src)
+    tensors, dropped, unknown, hybrid = canonical_tensors(ckpt)
+    shapes = {name: tuple(int(x) for x in s.array.shape) for name, s in tensors.items()}
+    detected, notes = detect_config(shapes, hybrid=hybrid, where=where)
+    check_shapes(shapes, detected, where=where)
+    cfg, warnings = reconcile(detected, notes, expected, where=where)
+    for name in (n for n, s in tensors.items() if not np.issubdtype(s.array.dtype, np.floating)
+                 and s.array.dtype.name != "bfloat16"):
+        raise CheckpointError(f"{where}: tensor '{name}' has dtype {tensors[name].array.dtype}, expected a float type")
+    if unknown:
+        warnings.append(f"ignored {len(unknown)} unknown tensor(s): {', '.join(unknown[:5])}"
+                        + (" ..." if len(unknown) > 5 else ""))
+    digest = source_sha256 or sha256_file(src)
+    out = Path(out_dir)
+    st_path = out / SAFETENSORS_FILE
+    cfg_path = out / CONFIG_FILE
+    metadata = {
+        "converter_version": CONVERTER_VERSION,
+        "format": "pt",
+        "source_format": ckpt.kind,
+        "source_sha256": digest,
+    }
+    write_safetensors(st_path, tensors, metadata, source=src)
+    atomic_write_text(cfg_path, cfg.to_json())
+    return ConversionResult(
+        safetensors_path=st_path,
+        config_path=cfg_path,
+        config=cfg,
+        warnings=warnings,
+        safetensors_sha256=sha256_file(st_path),
+        config_sha256=sha256_file(cfg_path),
+        source_sha256=digest,
+        source_kind=ckpt.kind,
+        tensor_count=len(tensors),
+        dropped=dropped,
+        unknown=unknown,
+    )
+
+
+def find_source_checkpoint(source_dir: Path, record: Any) -> Path:
+    """The pulled checkpoint: the file named by the record's provenance, else the single *.ckpt/*.pt."""
+    prov = getattr(record, "provenance", None)
+    for spec in getattr(prov, "sources", ()) or ():
+        name = getattr(spec, "file", None)
+        if name and (source_dir / Path(name).name).is_file():
+            return source_dir / Path(name).name
+    found = sorted(p for p in source_dir.glob("*") if p.suffix in (".ckpt", ".pt", ".pth") and p.is_file())
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise UsageError(f"{source_dir}: no pulled checkpoint (*.ckpt / *.pt) for variant '{record.name}'",
+                         hint=f"run `zoo pull {record.name}` first")
+    raise UsageError(f"{source_dir}: several checkpoints ({', '.join(p.name for p in found)}); "
+                     f"set provenance.sources[].file for '{record.name}' in registry.yaml")
+
+
+def convert_variant(workspace: Any, registry: Any, record: Any) -> ConversionResult:
+    """Convert a pulled variant in place: `variants/<name>/source/<ckpt>` -> `variants/<name>/`."""
+    from zoo.registry.records import architecture_to_config
+    from zoo.store.manifest import VariantManifest, update_manifest
+
+    if record.format.kind != "safetensors-f32":
+        root = None
+        try:
+            root = registry.f32_root(record).name if registry is not None else None
+        except Exception:
+            root = None
+        raise UsageError(
+            f"variant '{record.name}' is a {record.format.kind} variant; convert applies to safetensors-f32 variants",
+            hint=f"convert its f32 root '{root}' instead" if root else "convert its f32 parent instead",
+        )
+    vdir = Path(workspace.variant_dir(record.name))
+    ckpt_path = find_source_checkpoint(vdir / "source", record)
+    rel_src = f"source/{ckpt_path.name}"
+    known = VariantManifest.load(vdir).artifacts.get(rel_src, {}).get("sha256")
+    digest = sha256_file(ckpt_path)
+    if known and known != digest:
+        raise CheckpointError(f"{ckpt_path}: sha256 {digest[:12]}... differs from the manifest's {known[:12]}...",
+                              hint=f"the pulled file changed; run `zoo pull {record.name}` again")
+    result = convert_checkpoint(ckpt_path, vdir, expected=architecture_to_config(record.architecture),
+                                source_sha256=digest)
+    with update_manifest(vdir) as manifest:
+        produced = CONVERTER_VERSION
+        manifest.record_artifact(SAFETENSORS_FILE, kind="safetensors", produced_by=produced, inputs={rel_src: digest},
+                                 source_format=result.source_kind)
+        manifest.record_artifact(CONFIG_FILE, kind="config", produced_by=produced, inputs={rel_src: digest})
+    return result

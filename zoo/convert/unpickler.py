@@ -1,0 +1,704 @@
+"""Restricted unpickler for PyTorch zip checkpoints: no torch, no imports, nothing executed.
+
+The pickle in a `torch.save` file (`<stem>/data.pkl`) describes tensors as calls to a few torch
+rebuild functions over storages kept in `<stem>/data/<key>` zip members. We run the pure-Python
+unpickler with our own opcode table:
+
+- GLOBAL resolves names against an allow-list of *our own* safe stand-ins (tensor rebuild functions,
+  storage types, OrderedDict, set/frozenset, numpy scalar/dtype reconstruction, bytes via _codecs).
+  A small deny-list of obviously dangerous modules is refused outright; every other name becomes an
+  inert `StubClass` that records module/name. Nothing is ever imported.
+- REDUCE / NEWOBJ / INST / OBJ on a stub produce an inert `StubObject` that records args; BUILD stores
+  the state on it. No real `__setstate__`, `__reduce__` or constructor ever runs.
+- EXT opcodes (copyreg registry) are refused. Dict keys and set items must be simple hashable values,
+  so hashing a hostile nested tuple can never overflow the C stack.
+- Storages are zero-copy numpy views over an mmap of the file; tensor views honour offset/size/stride
+  and are bounds-checked against the storage (which is bounds-checked against the archive).
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import mmap
+import os
+import pickle
+import struct
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import ml_dtypes
+import numpy as np
+
+from zoo.errors import CheckpointError
+
+MAX_PICKLE_BYTES = 256 << 20  # data.pkl larger than this is refused
+MAX_KEY_DEPTH = 8  # nesting allowed inside dict keys / set items
+MAX_TENSOR_ELEMENTS = 1 << 34
+
+# torch storage class name -> numpy dtype (little-endian)
+STORAGE_DTYPES: dict[str, np.dtype[Any]] = {
+    "DoubleStorage": np.dtype("<f8"),
+    "FloatStorage": np.dtype("<f4"),
+    "HalfStorage": np.dtype("<f2"),
+    "BFloat16Storage": np.dtype(ml_dtypes.bfloat16),
+    "LongStorage": np.dtype("<i8"),
+    "IntStorage": np.dtype("<i4"),
+    "ShortStorage": np.dtype("<i2"),
+    "CharStorage": np.dtype("i1"),
+    "ByteStorage": np.dtype("u1"),
+    "BoolStorage": np.dtype("?"),
+    "ComplexFloatStorage": np.dtype("<c8"),
+    "ComplexDoubleStorage": np.dtype("<c16"),
+    "UntypedStorage": np.dtype("u1"),
+}
+
+# Modules whose globals are refused with an error rather than stubbed: a checkpoint naming them is
+# hostile or broken, and saying so is more useful than a silent placeholder.
+_DENIED_MODULES = frozenset(
+    {
+        "os", "posix", "nt", "subprocess", "sys", "builtins", "__builtin__", "importlib", "runpy",
+        "shutil", "socket", "pty", "code", "codeop", "ctypes", "marshal", "pickle", "_pickle",
+        "webbrowser", "multiprocessing", "signal", "commands", "popen2", "asyncio", "pdb", "timeit",
+        "zipimport", "pkgutil", "site", "copyreg", "copy_reg", "_codecs", "codecs", "_posixsubprocess",
+    }
+)
+_DENIED_NAMES = frozenset({"eval", "exec", "compile", "__import__", "getattr", "setattr", "open", "system", "popen"})
+
+
+@dataclass(eq=False)
+class StubClass:
+    """An inert placeholder for a global the checkpoint names (never imported)."""
+
+    module: str
+    name: str
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module}.{self.name}"
+
+    def __repr__(self) -> str:
+        return f"<stub {self.qualname}>"
+
+
+@dataclass(eq=False)
+class StubObject:
+    """An inert placeholder instance: records how the pickle tried to build it."""
+
+    cls: StubClass
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    state: Any = None
+    listitems: list[Any] = field(default_factory=list)
+    dictitems: dict[Any, Any] = field(default_factory=dict)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The instance `__dict__` the pickle carried (BUILD state, or the dict half of a (dict, slots) pair)."""
+        st = self.state
+        if isinstance(st, tuple) and len(st) == 2 and (st[0] is None or isinstance(st[0], dict)):
+            st = st[0]
+        return st if isinstance(st, dict) else {}
+
+    def __repr__(self) -> str:
+        return f"<stub object {self.cls.qualname}>"
+
+
+@dataclass(eq=False)
+class Storage:
+    key: str
+    dtype: np.dtype[Any]
+    numel: int
+    array: np.ndarray[Any, Any]  # 1-D view over the archive bytes
+    file_offset: int  # absolute byte offset of element 0 in the checkpoint file
+
+
+@dataclass(eq=False)
+class TorchTensor:
+    """A tensor as the checkpoint describes it; `array` is a read-only view (zero-copy when possible)."""
+
+    storage: Storage
+    storage_offset: int
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    array: np.ndarray[Any, Any]
+    is_parameter: bool = False
+    requires_grad: bool = False
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.storage.dtype
+
+    @property
+    def is_contiguous(self) -> bool:
+        expected = 1
+        for size, st in zip(reversed(self.shape), reversed(self.stride), strict=True):
+            if size != 1 and st != expected:
+                return False
+            expected *= size
+        return True
+
+    def file_range(self) -> tuple[int, int] | None:
+        """(absolute offset, nbytes) when the tensor is one contiguous byte range of the file."""
+        if not self.is_contiguous:
+            return None
+        itemsize = self.storage.dtype.itemsize
+        n = int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        return self.storage.file_offset + self.storage_offset * itemsize, n * itemsize
+
+
+class _Allowed:
+    """A safe callable the pickle may REDUCE/NEWOBJ on (our code, never the named original)."""
+
+    def __init__(self, qualname: str, fn: Callable[..., Any]) -> None:
+        self.qualname = qualname
+        self.fn = fn
+
+    def __repr__(self) -> str:
+        return f"<allowed {self.qualname}>"
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_key(value: Any, depth: int = 0) -> None:
+    """Dict keys and set items must be simple, shallow values (hashing them is then bounded)."""
+    if isinstance(value, str | bytes | int | float | type(None) | StubClass | StubObject | TorchTensor):
+        return
+    if isinstance(value, tuple) and depth < MAX_KEY_DEPTH:
+        for item in value:
+            _check_key(item, depth + 1)
+        return
+    raise pickle.UnpicklingError(f"unhashable or too deeply nested dict key / set item of type {type(value).__name__}")
+
+
+class _StorageSource:
+    """Byte ranges of `<prefix>/data/<key>` members, computed from the zip local headers, over an mmap."""
+
+    def __init__(self, path: Path, zf: zipfile.ZipFile, prefix: str, buf: mmap.mmap | bytes) -> None:
+        self.path = path
+        self.buf = buf
+        self.size = len(buf)
+        self.members = {
+            info.filename[len(prefix) + len("data/") :]: info
+            for info in zf.infolist()
+            if info.filename.startswith(prefix + "data/")
+        }
+        self.cache: dict[str, tuple[int, int]] = {}
+        self.views: dict[tuple[str, str], Storage] = {}
+
+    def byte_range(self, key: str) -> tuple[int, int]:
+        if key in self.cache:
+            return self.cache[key]
+        info = self.members.get(key)
+        if info is None:
+            raise pickle.UnpicklingError(f"storage '{key}' has no data/{key} member in the archive")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise pickle.UnpicklingError(f"storage member data/{key} is compressed (torch stores them uncompressed)")
+        hdr = info.header_offset
+        if hdr + 30 > self.size or bytes(self.buf[hdr : hdr + 4]) != b"PK\x03\x04":
+            raise pickle.UnpicklingError(f"bad local zip header for data/{key} at byte {hdr}")
+        name_len, extra_len = struct.unpack_from("<HH", self.buf, hdr + 26)
+        start = hdr + 30 + name_len + extra_len
+        if info.file_size != info.compress_size or start + info.file_size > self.size:
+            raise pickle.UnpicklingError(
+                f"storage data/{key} ({info.file_size} bytes at byte {start}) points outside the archive"
+            )
+        self.cache[key] = (start, info.file_size)
+        return start, info.file_size
+
+    def storage(self, key: str, dtype: np.dtype[Any], numel: int) -> Storage:
+        cached = self.views.get((key, dtype.str))
+        if cached is not None:
+            if cached.numel != numel:
+                raise pickle.UnpicklingError(f"storage '{key}' declared with two sizes ({cached.numel} vs {numel})")
+            return cached
+        start, nbytes = self.byte_range(key)
+        need = numel * dtype.itemsize
+        if need > nbytes:
+            raise pickle.UnpicklingError(
+                f"storage '{key}' declares {numel} elements ({need} bytes) but data/{key} holds {nbytes} bytes"
+            )
+        arr = np.frombuffer(self.buf, dtype=dtype, count=numel, offset=start)
+        st = Storage(key=key, dtype=dtype, numel=numel, array=arr, file_offset=start)
+        self.views[(key, dtype.str)] = st
+        return st
+
+
+class RestrictedUnpickler(pickle._Unpickler):
+    """Pure-Python unpickler with an overridden opcode table (see module docstring)."""
+
+    dispatch: ClassVar[dict[int, Callable[[Any], None]]] = dict(pickle._Unpickler.dispatch)
+
+    # attributes of the pure-Python base class (not in typeshed)
+    stack: list[Any]
+    append: Callable[[Any], None]
+    pop_mark: Callable[[], list[Any]]
+    readline: Callable[[], bytes]
+
+    def __init__(self, data: bytes, storages: _StorageSource | None, *, max_bytes: int) -> None:
+        super().__init__(io.BytesIO(data))
+        self.storages = storages
+        self.max_bytes = max_bytes
+        self.stubbed: set[str] = set()
+        self.tensors_seen = 0
+        self._allowed = self._build_allowed()
+
+    # -- allow-list -------------------------------------------------------------------------------
+    def _build_allowed(self) -> dict[tuple[str, str], Any]:
+        allowed: dict[tuple[str, str], Any] = {
+            ("collections", "OrderedDict"): _Allowed("collections.OrderedDict", self._make_ordered_dict),
+            ("torch._utils", "_rebuild_tensor_v2"): _Allowed("torch._utils._rebuild_tensor_v2", self._rebuild_tensor),
+            ("torch._utils", "_rebuild_tensor"): _Allowed("torch._utils._rebuild_tensor", self._rebuild_tensor),
+            ("torch._utils", "_rebuild_parameter"): _Allowed("torch._utils._rebuild_parameter", self._rebuild_parameter),
+            ("torch._utils", "_rebuild_parameter_with_state"): _Allowed(
+                "torch._utils._rebuild_parameter_with_state", self._rebuild_parameter
+            ),
+            ("torch._tensor", "_rebuild_from_type_v2"): _Allowed(
+                "torch._tensor._rebuild_from_type_v2", self._rebuild_from_type
+            ),
+            ("torch._tensor", "_rebuild_from_type"): _Allowed("torch._tensor._rebuild_from_type", self._rebuild_from_type),
+            ("_codecs", "encode"): _Allowed("_codecs.encode", self._codecs_encode),
+        }
+        for mod in ("builtins", "__builtin__"):
+            allowed[(mod, "set")] = _Allowed("builtins.set", self._make_set(set))
+            allowed[(mod, "frozenset")] = _Allowed("builtins.frozenset", self._make_set(frozenset))
+            allowed[(mod, "bytearray")] = _Allowed("builtins.bytearray", self._make_bytearray)
+        for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
+            allowed[(mod, "scalar")] = _Allowed("numpy.core.multiarray.scalar", self._numpy_scalar)
+        allowed[("numpy", "dtype")] = _Allowed("numpy.dtype", self._numpy_dtype)
+        for name, dtype in STORAGE_DTYPES.items():
+            allowed[("torch", name)] = dtype
+            allowed[("torch.storage", name)] = dtype
+        return allowed
+
+    def find_class(self, module: str, name: str) -> Any:
+        if not isinstance(module, str) or not isinstance(name, str) or len(module) > 256 or len(name) > 256:
+            raise pickle.UnpicklingError("GLOBAL with a malformed module/name")
+        hit = self._allowed.get((module, name))
+        if hit is not None:
+            return hit
+        root = module.split(".")[0]
+        if module in _DENIED_MODULES or root in _DENIED_MODULES or name in _DENIED_NAMES or "__" in name.strip("_"):
+            raise pickle.UnpicklingError(f"refusing dangerous global {module}.{name}")
+        if (module, name) in {("torch._utils", "_rebuild_qtensor"), ("torch._utils", "_rebuild_sparse_tensor")}:
+            raise pickle.UnpicklingError(f"unsupported tensor kind {module}.{name} (quantized/sparse tensors)")
+        if module == "torch._utils" and name.startswith("_rebuild"):
+            raise pickle.UnpicklingError(f"unsupported tensor rebuild function {module}.{name}")
+        self.stubbed.add(f"{module}.{name}")
+        return StubClass(module, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+            raise pickle.UnpicklingError("persistent id is not a ('storage', type, key, location, numel) tuple")
+        _, stype, key, _location, numel = pid
+        if not isinstance(stype, np.dtype):
+            raise pickle.UnpicklingError("persistent id names an unknown storage type")
+        if not isinstance(key, str) or not key or "/" in key or ".." in key or len(key) > 64:
+            raise pickle.UnpicklingError("persistent id has a malformed storage key")
+        if not _is_int(numel) or numel < 0:
+            raise pickle.UnpicklingError(f"storage '{key}' has an invalid element count")
+        if numel * stype.itemsize > self.max_bytes:
+            raise pickle.UnpicklingError(f"storage '{key}' declares {numel} elements, more than the archive holds")
+        if self.storages is None:
+            raise pickle.UnpicklingError("pickle refers to storages but no archive is open")
+        return self.storages.storage(key, stype, numel)
+
+    # -- safe callables -----------------------------------------------------------------------------
+    @staticmethod
+    def _make_ordered_dict(*args: Any) -> Any:
+        if args:
+            raise pickle.UnpicklingError("OrderedDict called with arguments")
+        return collections.OrderedDict()
+
+    @staticmethod
+    def _make_set(kind: type) -> Callable[..., Any]:
+        def build(*args: Any) -> Any:
+            if len(args) > 1 or (args and not isinstance(args[0], list | tuple)):
+                raise pickle.UnpicklingError(f"{kind.__name__} called with unexpected arguments")
+            items = list(args[0]) if args else []
+            for item in items:
+                _check_key(item)
+            return kind(items)
+
+        return build
+
+    @staticmethod
+    def _make_bytearray(*args: Any) -> Any:
+        if len(args) == 1 and isinstance(args[0], bytes):
+            return bytearray(args[0])
+        if not args:
+            return bytearray()
+        raise pickle.UnpicklingError("bytearray called with unexpected arguments")
+
+    @staticmethod
+    def _codecs_encode(*args: Any) -> Any:
+        if len(args) == 2 and isinstance(args[0], str) and args[1] in ("latin1", "latin-1"):
+            return args[0].encode("latin-1")
+        raise pickle.UnpicklingError("_codecs.encode called with unexpected arguments")
+
+    @staticmethod
+    def _numpy_dtype(*args: Any) -> Any:
+        if not args or not isinstance(args[0], str) or len(args[0]) > 8:
+            raise pickle.UnpicklingError("numpy.dtype called with unexpected arguments")
+        try:
+            dt = np.dtype(args[0])
+        except TypeError as exc:
+            raise pickle.UnpicklingError(f"numpy.dtype({args[0]!r}) is not a known dtype") from exc
+        if dt.kind not in "biufc" or dt.itemsize > 16:
+            raise pickle.UnpicklingError(f"numpy.dtype({args[0]!r}) is not a numeric dtype")
+        return dt
+
+    @staticmethod
+    def _numpy_scalar(*args: Any) -> Any:
+        if len(args) == 2 and isinstance(args[0], np.dtype) and isinstance(args[1], bytes):
+            if len(args[1]) != args[0].itemsize:
+                raise pickle.UnpicklingError("numpy scalar payload does not match its dtype size")
+            return np.frombuffer(args[1], dtype=args[0])[0]
+        raise pickle.UnpicklingError("numpy scalar called with unexpected arguments")
+
+    def _rebuild_tensor(self, storage: Any, offset: Any, size: Any, stride: Any, *rest: Any) -> TorchTensor:
+        if not isinstance(storage, Storage):
+            raise pickle.UnpicklingError("tensor rebuilt from something that is not a storage")
+        if not (isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride) <= 16):
+            raise pickle.UnpicklingError(f"tensor on storage '{storage.key}' has malformed size/stride")
+        dims = (offset, *size, *stride)
+        if not all(_is_int(v) and 0 <= v < (1 << 48) for v in dims):
+            raise pickle.UnpicklingError(f"tensor on storage '{storage.key}' has invalid offset/size/stride")
+        n = 1
+        for s in size:
+            n *= s
+        if n > MAX_TENSOR_ELEMENTS or n * storage.dtype.itemsize > 4 * self.max_bytes + (1 << 20):
+            raise pickle.UnpicklingError(f"tensor on storage '{storage.key}' declares {n} elements, far beyond the archive")
+        if n:
+            last = offset + sum((s - 1) * st for s, st in zip(size, stride, strict=True))
+            if last >= storage.numel:
+                raise pickle.UnpicklingError(
+                    f"tensor view (offset {offset}, size {size}, stride {stride}) reaches past storage "
+                    f"'{storage.key}' of {storage.numel} elements"
+                )
+        itemsize = storage.dtype.itemsize
+        base = storage.array[offset:] if n else storage.array[:0]
+        arr = np.lib.stride_tricks.as_strided(
+            base, shape=size, strides=tuple(st * itemsize for st in stride), writeable=False
+        )
+        requires_grad = bool(rest[0]) if rest and isinstance(rest[0], bool) else False
+        self.tensors_seen += 1
+        return TorchTensor(storage, offset, size, stride, arr, requires_grad=requires_grad)
+
+    @staticmethod
+    def _rebuild_parameter(data: Any, requires_grad: Any = True, *rest: Any) -> Any:
+        if not isinstance(data, TorchTensor):
+            raise pickle.UnpicklingError("Parameter rebuilt from something that is not a tensor")
+        data.is_parameter = True
+        data.requires_grad = bool(requires_grad) if isinstance(requires_grad, bool) else True
+        return data
+
+    def _rebuild_from_type(self, func: Any, new_type: Any, args: Any, state: Any = None) -> Any:
+        if not isinstance(func, _Allowed) or not isinstance(args, tuple):
+            raise pickle.UnpicklingError("_rebuild_from_type with a non-allowed function")
+        return func.fn(*args)
+
+    # -- opcode overrides -------------------------------------------------------------------------
+    def _call(self, func: Any, args: Any, kwargs: dict[str, Any] | None = None) -> Any:
+        if not isinstance(args, tuple):
+            raise pickle.UnpicklingError("call arguments are not a tuple")
+        if isinstance(func, StubClass):
+            return StubObject(func, args, dict(kwargs or {}))
+        if isinstance(func, _Allowed):
+            if kwargs:
+                raise pickle.UnpicklingError(f"{func.qualname} called with keyword arguments")
+            return func.fn(*args)
+        raise pickle.UnpicklingError(f"cannot call an object of type {type(func).__name__}")
+
+    def load_reduce(self) -> None:
+        stack = self.stack
+        args = stack.pop()
+        stack[-1] = self._call(stack[-1], args)
+
+    def load_newobj(self) -> None:
+        args = self.stack.pop()
+        cls = self.stack.pop()
+        self.append(self._call(cls, args))
+
+    def load_newobj_ex(self) -> None:
+        kwargs = self.stack.pop()
+        args = self.stack.pop()
+        cls = self.stack.pop()
+        if not isinstance(kwargs, dict):
+            raise pickle.UnpicklingError("NEWOBJ_EX keyword arguments are not a dict")
+        self.append(self._call(cls, args, kwargs))
+
+    def load_inst(self) -> None:
+        module = self.readline()[:-1].decode("ascii")
+        name = self.readline()[:-1].decode("ascii")
+        klass = self.find_class(module, name)
+        self.append(self._call(klass, tuple(self.pop_mark())))
+
+    def load_obj(self) -> None:
+        args = self.pop_mark()
+        if not args:
+            raise pickle.UnpicklingError("OBJ without a class")
+        cls = args.pop(0)
+        self.append(self._call(cls, tuple(args)))
+
+    def load_global(self) -> None:
+        module = self.readline()[:-1].decode("utf-8")
+        name = self.readline()[:-1].decode("utf-8")
+        self.append(self.find_class(module, name))
+
+    def load_stack_global(self) -> None:
+        name = self.stack.pop()
+        module = self.stack.pop()
+        if not isinstance(module, str) or not isinstance(name, str):
+            raise pickle.UnpicklingError("STACK_GLOBAL requires str")
+        self.append(self.find_class(module, name))
+
+    def load_ext(self) -> None:
+        raise pickle.UnpicklingError("EXT opcodes (copyreg extension registry) are not allowed")
+
+    def load_build(self) -> None:
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        if isinstance(inst, StubObject):
+            inst.state = state
+        elif isinstance(inst, np.dtype):
+            if isinstance(state, tuple) and len(state) > 1 and state[1] == ">":
+                self.stack[-1] = inst.newbyteorder(">")
+        elif isinstance(inst, TorchTensor | collections.OrderedDict):
+            return  # tensor python attributes / OrderedDict __dict__: ignored, never applied
+        else:
+            raise pickle.UnpicklingError(f"BUILD on an object of type {type(inst).__name__} is not allowed")
+
+    def load_setitem(self) -> None:
+        value = self.stack.pop()
+        key = self.stack.pop()
+        self._setitems(self.stack[-1], [(key, value)])
+
+    def load_setitems(self) -> None:
+        items = self.pop_mark()
+        self._setitems(self.stack[-1], list(zip(items[::2], items[1::2], strict=False)))
+
+    @staticmethod
+    def _setitems(target: Any, pairs: list[tuple[Any, Any]]) -> None:
+        for key, _ in pairs:
+            _check_key(key)
+        if isinstance(target, dict):
+            for key, value in pairs:
+                target[key] = value
+        elif isinstance(target, StubObject):
+            for key, value in pairs:
+                target.dictitems[key] = value
+        else:
+            raise pickle.UnpicklingError(f"SETITEM on an object of type {type(target).__name__}")
+
+    def load_dict(self) -> None:
+        items = self.pop_mark()
+        d: dict[Any, Any] = {}
+        self._setitems(d, list(zip(items[::2], items[1::2], strict=False)))
+        self.append(d)
+
+    def load_append(self) -> None:
+        value = self.stack.pop()
+        self._extend(self.stack[-1], [value])
+
+    def load_appends(self) -> None:
+        items = self.pop_mark()
+        self._extend(self.stack[-1], items)
+
+    @staticmethod
+    def _extend(target: Any, items: list[Any]) -> None:
+        if isinstance(target, list):
+            target.extend(items)
+        elif isinstance(target, StubObject):
+            target.listitems.extend(items)
+        else:
+            raise pickle.UnpicklingError(f"APPEND on an object of type {type(target).__name__}")
+
+    def load_additems(self) -> None:
+        items = self.pop_mark()
+        target = self.stack[-1]
+        if not isinstance(target, set):
+            raise pickle.UnpicklingError("ADDITEMS on a non-set")
+        for item in items:
+            _check_key(item)
+        target.update(items)
+
+    def load_frozenset(self) -> None:
+        items = self.pop_mark()
+        for item in items:
+            _check_key(item)
+        self.append(frozenset(items))
+
+    for _op, _fn in (
+        (pickle.REDUCE, load_reduce),
+        (pickle.NEWOBJ, load_newobj),
+        (pickle.NEWOBJ_EX, load_newobj_ex),
+        (pickle.INST, load_inst),
+        (pickle.OBJ, load_obj),
+        (pickle.GLOBAL, load_global),
+        (pickle.STACK_GLOBAL, load_stack_global),
+        (pickle.EXT1, load_ext),
+        (pickle.EXT2, load_ext),
+        (pickle.EXT4, load_ext),
+        (pickle.BUILD, load_build),
+        (pickle.SETITEM, load_setitem),
+        (pickle.SETITEMS, load_setitems),
+        (pickle.DICT, load_dict),
+        (pickle.APPEND, load_append),
+        (pickle.APPENDS, load_appends),
+        (pickle.ADDITEMS, load_additems),
+        (pickle.FROZENSET, load_frozenset),
+    ):
+        dispatch[_op[0]] = _fn
+    del _op, _fn
+
+
+def unpickle(data: bytes, *, storages: _StorageSource | None = None, max_bytes: int | None = None,
+             where: str = "<pickle>") -> tuple[Any, set[str]]:
+    """Run the restricted unpickler over `data`; returns (root object, stubbed global names).
+
+    Any failure becomes a `CheckpointError` naming `where`.
+    """
+    up = RestrictedUnpickler(data, storages, max_bytes=max_bytes if max_bytes is not None else len(data) * 64)
+    try:
+        root = up.load()
+    except CheckpointError:
+        raise
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{where}: {exc} (near byte {_pos(up)})", hint="the file is corrupt or hostile") from None
+    except (Exception, RecursionError, MemoryError) as exc:
+        raise CheckpointError(
+            f"{where}: malformed pickle near byte {_pos(up)} ({type(exc).__name__}: {str(exc)[:120]})",
+            hint="the file is corrupt or hostile",
+        ) from None
+    return root, up.stubbed
+
+
+def _pos(up: Any) -> int:
+    try:
+        return int(up._file_tell()) if hasattr(up, "_file_tell") else -1
+    except Exception:
+        return -1
+
+
+@dataclass
+class RawCheckpoint:
+    path: Path
+    root: Any
+    stubbed: list[str]
+    archive_prefix: str
+    storages: list[Storage]
+
+
+def sniff_format(path: Path, head: bytes) -> None:
+    """Raise a clear error for files that are not PyTorch zip checkpoints."""
+    if head[:4] == b"PK\x03\x04":
+        return
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        raise CheckpointError(
+            f"{path}: unsupported checkpoint format (legacy tar torch.save format)",
+            hint="re-save it with torch >= 1.6 (`torch.save(obj, path)`), which writes the zip format",
+        )
+    if head[:1] == b"\x80" and len(head) > 2:
+        raise CheckpointError(
+            f"{path}: unsupported checkpoint format (legacy non-zip torch.save format)",
+            hint="re-save it with torch >= 1.6 without `_use_new_zipfile_serialization=False`",
+        )
+    if len(head) >= 9 and head[8:9] == b"{":
+        raise CheckpointError(f"{path}: this is a safetensors file, not a checkpoint", hint="use `zoo inspect` on it")
+    raise CheckpointError(f"{path}: unsupported checkpoint format (not a PyTorch zip archive)",
+                          hint="expected a .ckpt/.pt file written by torch.save")
+
+
+def load_raw(path: str | os.PathLike[str]) -> RawCheckpoint:
+    """Open a PyTorch zip checkpoint and unpickle its `data.pkl` with the restricted unpickler."""
+    p = Path(path)
+    try:
+        fh = open(p, "rb")  # noqa: SIM115 - closed by the with-block below
+    except FileNotFoundError:
+        raise CheckpointError(f"{p}: file not found") from None
+    except OSError as exc:
+        raise CheckpointError(f"{p}: cannot open ({exc.strerror})") from None
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        head = fh.read(512)
+        sniff_format(p, head)
+        buf: mmap.mmap | bytes = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(buf) if isinstance(buf, bytes) else _MmapFile(buf))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+        raise CheckpointError(f"{p}: not a readable zip archive ({exc})", hint="the download may be truncated") from None
+    try:
+        names = [n for n in zf.namelist() if n == "data.pkl" or n.endswith("/data.pkl")]
+        names = [n for n in names if n.count("/") <= 1]
+        if len(names) != 1:
+            raise CheckpointError(
+                f"{p}: expected exactly one top-level '<name>/data.pkl' in the archive, found {len(names)}",
+                hint="this zip is not a torch.save checkpoint",
+            )
+        prefix = names[0][: -len("data.pkl")]
+        if prefix + "byteorder" in zf.namelist():
+            order = zf.read(prefix + "byteorder").strip()
+            if order != b"little":
+                raise CheckpointError(f"{p}: field '{prefix}byteorder' is {order[:16]!r}; only little-endian is supported")
+        info = zf.getinfo(names[0])
+        if info.file_size > MAX_PICKLE_BYTES:
+            raise CheckpointError(f"{p}: {names[0]} is {info.file_size} bytes, over the {MAX_PICKLE_BYTES} byte limit")
+        data = zf.read(names[0])
+        storages = _StorageSource(p, zf, prefix, buf)
+        root, stubbed = unpickle(data, storages=storages, max_bytes=size, where=f"{p}: {names[0]}")
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, KeyError, RuntimeError,
+            NotImplementedError) as exc:
+        raise CheckpointError(f"{p}: broken zip archive ({type(exc).__name__}: {str(exc)[:120]})",
+                              hint="the download may be truncated") from None
+    return RawCheckpoint(p, root, sorted(stubbed), prefix, list(storages.views.values()))
+
+
+class _MmapFile(io.RawIOBase):
+    """A seekable read-only file over an mmap (zipfile needs a file object)."""
+
+    def __init__(self, buf: mmap.mmap) -> None:
+        self.buf = buf
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: len(self.buf)}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, b: Any) -> int:
+        data = self.buf[self.pos : self.pos + len(b)]
+        n = len(data)
+        b[:n] = data
+        self.pos += n
+        return n
+
+    def read(self, n: int | None = -1) -> bytes:
+        end = len(self.buf) if n is None or n < 0 else min(len(self.buf), self.pos + n)
+        data = self.buf[self.pos : end]
+        self.pos = end
+        return bytes(data)
+
+
+def mapping_items(obj: Any) -> Mapping[Any, Any] | None:
+    """The key/value view of a dict-like object from the pickle (dict, OrderedDict or dict-ish stub)."""
+    if isinstance(obj, dict):
+        return obj
+    if isinstance(obj, StubObject) and obj.dictitems:
+        return obj.dictitems
+    return None
