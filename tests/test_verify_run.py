@@ -66,6 +66,8 @@ def test_pass_pending_and_fail_named(ws: tuple[Any, Any]) -> None:
     bad = verify_variant(workspace, registry, registry.get("tiny_tern_strict"))
     assert bad.status == "fail" and bad.exit_code == 1
     assert "rollout@20" in (bad.reason or "") and "short by" in (bad.reason or "")
+    q4 = verify_variant(workspace, registry, registry.get("tiny_q4"))
+    assert q4.status == "pass" and q4.metrics["latent"]["cosine"] > 0.99, q4.reason
     pend = verify_variant(workspace, registry, registry.get("tiny_tern_pending"))
     assert pend.status == "pending" and pend.exit_code == 0
     strict = verify_variant(workspace, registry, registry.get("tiny_tern_pending"), strict=True)
@@ -110,6 +112,23 @@ def test_corrupt_artifact_fails_only_that_variant_before_numerics(ws: tuple[Any,
     assert verification_state(workspace, "tiny_tern") == "fail"
 
 
+def test_corrupt_one_lq40_byte_fails_exactly_that_variant(ws: tuple[Any, Any]) -> None:
+    workspace, _ = ws
+    first = json.loads(_run(workspace.root, "verify", "--all", "--json").stdout)
+    lq40 = workspace.variant_dir("tiny_q4") / "model.lq40"
+    _flip_byte(lq40, lq40.stat().st_size // 2)
+    res = _run(workspace.root, "verify", "--all", "--json")
+    assert res.exit_code == 1
+    after = {v["variant"]: v for v in json.loads(res.stdout)["variants"]}
+    before = {v["variant"]: v for v in first["variants"]}
+    changed = sorted(n for n in after if after[n]["status"] != before[n]["status"])
+    assert changed == ["tiny_q4"]
+    assert after["tiny_q4"]["reason"].startswith("digest mismatch: variants/tiny_q4/model.lq40 was modified after it")
+    assert "`zoo quantize tiny_q4`" in after["tiny_q4"]["reason"]
+    human = _run(workspace.root, "verify", "tiny_q4")
+    assert human.exit_code == 1 and "digest mismatch" in human.output and "Traceback" not in human.output
+
+
 def test_corrupt_golden_goes_stale_then_fails(ws: tuple[Any, Any]) -> None:
     workspace, registry = ws
     verify_variant(workspace, registry, registry.get("tiny_tern"))
@@ -146,7 +165,7 @@ def test_shards_cover_exactly_once_and_merge(ws: tuple[Any, Any], tmp_path: Path
     assert sorted(r.variant for r in reports) == sorted(names)
     assert doc["summary"]["fail"] == 1 and doc["exit_code"] == 1 and doc["missing_shards"] == []
     res = _run(workspace.root, "verify", "--merge", *map(str, files), "--json")
-    assert res.exit_code == 1 and json.loads(res.stdout)["summary"]["pass"] == 2
+    assert res.exit_code == 1 and json.loads(res.stdout)["summary"]["pass"] == 3
     res = _run(workspace.root, "verify", "--merge", str(files[0]), str(files[0]))
     assert res.exit_code == 2 and "also reported" in res.output
     doc, _ = merge_reports(files[:1])

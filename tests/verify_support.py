@@ -68,6 +68,7 @@ REGISTRY = (
     + _variant("tiny_tern", "ternary", parent="tiny_f32", status="active", expected=0.5, tol=0.5)
     + _variant("tiny_tern_strict", "ternary", parent="tiny_f32", status="active", expected=1.0, tol=1e-9)
     + _variant("tiny_tern_pending", "ternary", parent="tiny_f32", status="pending", expected=1.0, tol=1e-9)
+    + _variant("tiny_q4", "lq40, mode: q4-pred", parent="tiny_f32", status="active", expected=0.9, tol=0.1)
 )
 
 
@@ -130,4 +131,10 @@ def build_workspace(root: Path) -> tuple[Workspace, Any]:
         write_ternary(d / "ternary.safetensors", weights, config)
         with update_manifest(d) as m:
             m.record_artifact("ternary.safetensors", kind="ternary")
+    from zoo.formats.lq40 import write_lq40
+
+    d = ws.variant_dir("tiny_q4")
+    write_lq40(d / "model.lq40", config, weights, "q4-pred")
+    with update_manifest(d) as m:
+        m.record_artifact("model.lq40", kind="lq40")
     return ws, registry
