@@ -1,3 +1,94 @@
-"""`zoo` commands of the pull stage (attached to the main group on import)."""
+"""`zoo pull`: fetch, check and convert variants (attached to the main group on import)."""
 
 from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from zoo.cli._app import app, console, emit_json, json_option, main
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Pull every variant in the registry.")
+@click.option("--offline", is_flag=True, help="Use the cache only (also HF_HUB_OFFLINE=1 / WANDB_MODE=offline).")
+@click.option("--refresh", is_flag=True, help="Ask the sources again even if the cache has the checkpoint.")
+@click.option("--no-convert", is_flag=True, help="Only fetch and check the checkpoint.")
+@json_option
+@click.pass_context
+def pull(ctx: click.Context, names: tuple[str, ...], all_: bool, offline: bool, refresh: bool,
+         no_convert: bool, as_json: bool) -> None:
+    """Fetch NAME... (or --all) from their sources, check every digest, convert to safetensors.
+
+    Derived variants pull their f32 root. A cached checkpoint is installed without any network call.
+    Sources are tried in order (primary, then mirrors); the table says which one served.
+    """
+    from zoo.store.pull import pull_variants
+
+    a = app(ctx)
+    ws, reg = a.workspace(), a.registry()
+    records = reg.select(names, all_=all_)
+    with _Progress(enabled=not as_json) as prog:
+        outcomes = pull_variants(ws, reg, records, offline=offline, refresh=refresh, convert=not no_convert,
+                                 progress=prog.update)
+    if as_json:
+        emit_json({"schema_version": 1, "pulled": [o.to_json() for o in outcomes]})
+        return
+    render_pull_table(outcomes)
+
+
+def render_pull_table(outcomes: list[Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="zoo pull", title_justify="left")
+    for col in ("variant", "checkpoint", "served by", "version", "size", "sha256", "convert"):
+        table.add_column(col)
+    for o in outcomes:
+        f = o.fetch
+        served = "cache" if f.cached else (f.served_by or "?")
+        table.add_row(o.variant if o.variant == o.root else f"{o.variant} (via {o.root})", f.file, served,
+                      f.version or "-", _size(f.size), f.sha256[:12], o.converted)
+    console().print(table)
+    for o in outcomes:
+        for note in o.fetch.skipped:
+            console().print(f"[yellow]note[/]: {o.root}: {note}")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return str(n)  # pragma: no cover
+
+
+class _Progress:
+    """One rich progress display for fetch/check/convert phases (quiet with --json or no TTY)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and console().is_terminal
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                      TransferSpeedColumn(), console=console(), transient=True)
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def update(self, variant: str, phase: str, done: int, total: int | None) -> None:
+        if self._progress is None:
+            return
+        task = self._tasks.get(variant)
+        label = f"{phase:8s} {variant}"
+        if task is None:
+            task = self._tasks[variant] = self._progress.add_task(label, total=total)
+        self._progress.update(task, description=label, completed=done, total=total)

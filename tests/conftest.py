@@ -1,0 +1,71 @@
+"""Shared, generic test fixtures.
+
+- every test runs with HOME and all tool caches in a temp dir and without real credentials
+  (the autouse `_isolated_env`), so nothing touches the user's cache or a real service;
+- `wandb_server` / `hf_server`: the loopback servers of tests/servers, started and stopped per test,
+  with WANDB_BASE_URL/WANDB_API_KEY or HF_ENDPOINT/HF_TOKEN pointing at them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# huggingface_hub reads these at import time: set them before any test imports it.
+os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from servers.hf_hub_server import HF_TEST_TOKEN, HfHubServer
+from servers.wandb_server import API_KEY, WandbServer
+
+_SECRET_OR_MODE_VARS = ("WANDB_API_KEY", "WANDB_BASE_URL", "WANDB_MODE", "WANDB_ENTITY", "WANDB_PROJECT",
+                        "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFLINE", "ZOO_OFFLINE")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    for var in _SECRET_OR_MODE_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("ZOO_CACHE", str(home / "zoo-cache"))
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(home / "wandb-cache"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(home / "wandb-config"))
+    monkeypatch.setenv("WANDB_DIR", str(home / "wandb"))
+    monkeypatch.setenv("WANDB_ERROR_REPORTING", "false")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("ZOO_HTTP_RETRIES", "0")
+
+
+@pytest.fixture
+def wandb_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[WandbServer]:
+    server = WandbServer()
+    server.start()
+    monkeypatch.setenv("WANDB_BASE_URL", server.url)
+    monkeypatch.setenv("WANDB_API_KEY", API_KEY)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def hf_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[HfHubServer]:
+    server = HfHubServer()
+    server.start()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setenv("HF_TOKEN", HF_TEST_TOKEN)
+    try:
+        yield server
+    finally:
+        server.stop()
