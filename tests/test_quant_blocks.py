@@ -1,0 +1,102 @@
+"""Q4 / INT8 / ternary / WANDA quantizers against hand-computed values (spec §3.4-3.7)."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from zoo.formats.lq40.writer import q4lin_bytes
+from zoo.quant import (
+    Int8Matrix,
+    Q4Matrix,
+    Ternary,
+    pack_nibbles,
+    quant_type,
+    quant_types,
+    round_half_away,
+    unpack_nibbles,
+    wanda_prune,
+)
+
+
+def test_round_half_away_from_zero() -> None:
+    v = np.array([0.5, -0.5, 1.5, 2.5, -2.5, 0.49999997, -0.49999997, 3.0, -7.0], np.float32)
+    assert round_half_away(v).tolist() == [1, -1, 2, 3, -3, 0, -0, 3, -7]
+
+
+def test_registry_of_types() -> None:
+    assert {"q4", "int8", "ternary"} <= set(quant_types())
+    assert quant_type("q4").block_size == 32
+    with pytest.raises(ValueError):
+        quant_type("q5")
+
+
+def test_nibble_packing_is_consecutive_pairs() -> None:
+    codes = np.zeros((1, 32), np.int8)
+    codes[0, 0], codes[0, 1] = -8, 7  # byte 0: low nibble = element 0 (0), high = element 1 (15)
+    packed = pack_nibbles(codes)
+    assert packed[0, 0] == 0xF0 and packed[0, 1] == 0x88
+    assert (unpack_nibbles(packed) == codes).all()
+
+
+def test_q4lin_bytes_hand_computed() -> None:
+    # 2 rows x 40 columns (not a multiple of 32): 2 blocks per row, the 2nd padded with zeros.
+    w = np.zeros((2, 40), np.float32)
+    w[0, :8] = [7, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 6.5]  # max exactly 7 -> scale 1, ties at .5
+    w[1, 32:34] = [-3.5, 1.0]  # max |x| 3.5 -> scale 0.5, -3.5 is exactly -7 steps
+    m = Q4Matrix.quantize(w)
+    assert m.codes[0, :8].tolist() == [7, 1, -1, 2, -2, 3, -3, 7]  # half away from zero
+    assert m.scales.tolist() == [[1.0, 0.0], [0.0, 0.5]]
+    block0 = struct.pack("<f", 1.0) + bytes([0x9F, 0xA7, 0xB6, 0xF5]) + b"\x88" * 12
+    block3 = struct.pack("<f", 0.5) + bytes([0xA1]) + b"\x88" * 15
+    expected = struct.pack("<4I", 2, 40, 4, 2) + bytes([0b1001]) + block0 + block3
+    assert q4lin_bytes(m) == expected
+    assert m.total_blocks == 4 and m.nonzero_count == 2
+    back = Q4Matrix.from_stored(2, 40, m.block_mask, m.stored_blocks())
+    assert (back.codes == m.codes).all() and (back.scales == m.scales).all()
+    deq = m.dequantize()
+    assert deq.shape == (2, 40)
+    assert deq[0, :8].tolist() == [7, 1, -1, 2, -2, 3, -3, 7]
+    assert deq[1, 32:34].tolist() == [-3.5, 1.0]
+
+
+def test_q4_never_minus_eight_and_error_bound() -> None:
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((64, 100)).astype(np.float32)
+    m = Q4Matrix.quantize(w)
+    assert m.codes.min() >= -7 and m.codes.max() <= 7
+    scale_per_col = np.repeat(m.scales, 32, axis=1)[:, :100]
+    assert (np.abs(m.dequantize() - w) <= scale_per_col / 2 + 1e-6).all()
+    assert (m.codes[:, 100:] == 0).all()
+
+
+def test_int8_per_row() -> None:
+    w = np.array([[127.0, -63.5, 0.5], [0, 0, 0], [-2.54, 1.27, 0.0]], np.float32)
+    m = Int8Matrix.quantize(w)
+    assert m.scales.tolist() == pytest.approx([1.0, 1.0, 0.02])
+    assert m.codes[0].tolist() == [127, -64, 1]  # -63.5 and 0.5 round away from zero
+    assert m.codes[1].tolist() == [0, 0, 0]
+    assert m.codes[2].tolist() == [-127, 64, 0] or m.codes[2].tolist() == [-127, 63, 0]
+    assert (np.abs(m.dequantize() - w) <= m.scales[:, None] / 2 + 1e-6).all()
+
+
+def test_ternary_rows() -> None:
+    w = np.array([[1.0, -1.0, 0.1, 0.0], [0.0, 0.0, 0.0, 0.0]], np.float32)
+    qm = Ternary.quantize(w)
+    # mean|w| = 0.525, threshold 0.2625 -> codes +1, -1, 0, 0; scale = mean of |nonzero| = 1
+    assert qm.codes[0].tolist() == [1, -1, 0, 0]
+    assert qm.scales[0, 0] == pytest.approx(1.0)
+    assert qm.codes[1].tolist() == [0, 0, 0, 0] and qm.scales[1, 0] == 0.0
+
+
+def test_wanda_prunes_floor_cols_per_row_stable() -> None:
+    w = np.array([[1, 1, 1, 1, 5], [5, 4, 3, 2, 1]], np.float32)
+    out = wanda_prune(w, 0.4)  # floor(5 * 0.4) = 2 per row; ties -> lower column first
+    assert out.tolist() == [[0, 0, 1, 1, 5], [5, 4, 3, 0, 0]]
+    norms = np.array([10, 10, 1, 1, 1], np.float32)
+    assert wanda_prune(w, 0.4, norms).tolist() == [[1, 1, 0, 0, 5], [5, 4, 3, 0, 0]]
+    big = np.random.default_rng(0).standard_normal((3, 2048)).astype(np.float32)
+    assert (wanda_prune(big, 0.2) == 0).sum(axis=1).tolist() == [409] * 3
+    assert (wanda_prune(big, 0.4) == 0).sum(axis=1).tolist() == [819] * 3
