@@ -1,3 +1,107 @@
-"""`zoo` commands of the convert stage (attached to the main group on import)."""
+"""`zoo convert` and `zoo inspect` (attached to the main group on import)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from zoo.cli._app import app, console, emit_json, json_option, main
+
+
+@main.command()
+@click.argument("target")
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output directory when TARGET is a checkpoint file.")
+@json_option
+@click.pass_context
+def convert(ctx: click.Context, target: str, output: Path | None, as_json: bool) -> None:
+    """Convert a checkpoint to lejepa_weights.safetensors + config.json, without torch.
+
+    TARGET is a variant NAME (reads variants/NAME/source/, writes variants/NAME/, checks the registry's
+    architecture) or a checkpoint PATH (needs -o DIR). Nothing in the checkpoint is ever executed.
+    """
+    from zoo.errors import UsageError
+
+    path = Path(target)
+    if not path.is_file() and ("/" in target or path.suffix in (".ckpt", ".pt", ".pth")):
+        from zoo.errors import CheckpointError
+
+        raise CheckpointError(f"{target}: file not found", hint="give an existing checkpoint path or a variant name")
+    if path.is_file():
+        if output is None:
+            raise UsageError(f"{target}: converting a file needs an output directory", hint="pass -o DIR")
+        from zoo.convert import convert_checkpoint
+
+        result = convert_checkpoint(path, output)
+    else:
+        if output is not None:
+            raise UsageError(f"{target}: -o applies to checkpoint files; a variant converts into its workspace",
+                             hint="no such file; to convert a variant drop -o")
+        from zoo.convert import convert_variant
+
+        a = app(ctx)
+        reg = a.registry()
+        result = convert_variant(a.workspace(), reg, reg.get(target))
+    if as_json:
+        emit_json({"schema_version": 1, **result.to_dict()})
+        return
+    _render_result(result)
+
+
+def _render_result(result: Any) -> None:
+    con = console()
+    state = "up to date" if result.up_to_date else f"{result.tensor_count} tensors"
+    con.print(f"[bold green]converted[/] {result.source_kind} checkpoint -> {result.safetensors_path} ({state})")
+    con.print(f"  config   {result.config_path}  sha256 {result.config_sha256[:16]}")
+    con.print(f"  weights  sha256 {result.safetensors_sha256[:16]}  (source {result.source_sha256[:16]})")
+    c = result.config
+    con.print(f"  {c.encoder_type} He={c.encoder_hidden} Le={c.encoder_layers} heads={c.encoder_heads} "
+              f"D={c.latent_dim} Hp={c.predictor_hidden} Lp={c.predictor_layers} J={c.projector_hidden}"
+              + (f" M={c.meta_tokens} pattern={c.block_pattern}" if c.encoder_type == "hybrid" else ""))
+    if result.dropped:
+        con.print(f"  dropped  {len(result.dropped)} tensor(s) (counters, sigreg, ...)")
+    for w in result.warnings:
+        con.print(f"  [yellow]warning[/] {w}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+def inspect(path: Path, as_json: bool) -> None:
+    """Show what a .ckpt/.pt, safetensors or LQ40 file holds (tensors, shapes, dtypes, stubbed classes)."""
+    from zoo.convert.inspect import describe_file
+
+    info = describe_file(path)
+    if as_json:
+        emit_json(info)
+        return
+    _render_info(info)
+
+
+def _render_info(info: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    con = console()
+    con.print(f"[bold]{info['path']}[/]  ({info['format']}, {info.get('size', 0)} bytes)")
+    for key in ("kind", "root_class", "metadata", "header", "mode"):
+        if info.get(key):
+            con.print(f"  {key}: {info[key]}")
+    if info.get("stubbed_classes"):
+        con.print(f"  stubbed classes ({len(info['stubbed_classes'])}): " + ", ".join(info["stubbed_classes"]))
+    if info.get("shared_storages"):
+        con.print(f"  shared storages: {info['shared_storages']}")
+    tensors = info.get("tensors")
+    if tensors:
+        table = Table(show_edge=False)
+        for col in ("name", "dtype", "shape"):
+            table.add_column(col)
+        for t in tensors:
+            table.add_row(t["name"], t["dtype"], "x".join(str(s) for s in t["shape"]) or "scalar")
+        con.print(table)
+        con.print(f"  {len(tensors)} tensors, {info.get('parameters', 0)} elements")
+    for key, value in info.items():
+        if key not in {"path", "format", "size", "kind", "root_class", "metadata", "header", "mode",
+                       "stubbed_classes", "shared_storages", "tensors", "parameters"}:
+            con.print(f"  {key}: {value}")

@@ -60,6 +60,7 @@ class ConversionResult:
     tensor_count: int
     dropped: list[str]
     unknown: list[str]
+    up_to_date: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -436,6 +437,18 @@ def convert_variant(workspace: Any, registry: Any, record: Any) -> ConversionRes
     if known and known != digest:
         raise CheckpointError(f"{ckpt_path}: sha256 {digest[:12]}... differs from the manifest's {known[:12]}...",
                               hint=f"the pulled file changed; run `zoo pull {record.name}` again")
+    manifest_now = VariantManifest.load(vdir)
+    recorded = {rel: manifest_now.artifacts.get(rel) for rel in (SAFETENSORS_FILE, CONFIG_FILE)}
+    if all(rec and rec.get("inputs") == {rel_src: digest} and rec.get("produced_by") == CONVERTER_VERSION
+           and (vdir / rel).is_file() and sha256_file(vdir / rel) == rec.get("sha256")
+           for rel, rec in recorded.items()):
+        st_rec, cfg_rec = recorded[SAFETENSORS_FILE] or {}, recorded[CONFIG_FILE] or {}
+        return ConversionResult(
+            safetensors_path=vdir / SAFETENSORS_FILE, config_path=vdir / CONFIG_FILE,
+            config=LeWMConfig.from_file(vdir / CONFIG_FILE), warnings=[], safetensors_sha256=st_rec["sha256"],
+            config_sha256=cfg_rec["sha256"], source_sha256=digest, source_kind=str(st_rec.get("source_format", "")),
+            tensor_count=0, dropped=[], unknown=[], up_to_date=True,
+        )
     result = convert_checkpoint(ckpt_path, vdir, expected=architecture_to_config(record.architecture),
                                 source_sha256=digest)
     with update_manifest(vdir) as manifest:
