@@ -85,6 +85,7 @@ def _write(path: Path, obj: object) -> None:
 
 def sample_workspace(root: Path) -> tuple[Workspace, Registry]:
     """Registry + measured data for two variants (f32 slim and its LQ40 child); the rest unbuilt."""
+    root.mkdir(parents=True, exist_ok=True)
     (root / "registry.yaml").write_text("# built in tests\n", encoding="utf-8")
     ws = Workspace(root)
     reg = sample_registry(root)

@@ -61,15 +61,17 @@ def _row(f: VariantFacts) -> str:
     size = f.measured_size
     cos = None if f.status == "stale" else f.gate_cosine
     targets = " ".join(rec.targets) or "none"
+    def claim(text: str | None) -> str:
+        shown = text if text and text.strip().lower() not in ("pending", "—") else None
+        return f'<span class="claim">claim {_esc(shown)}</span>' if shown else "—"
+
     cells = [
         (f'<a href="variants/{_esc(rec.name)}.html">{_esc(rec.name)}</a>', rec.name),
         (_esc(rec.family), rec.family),
         (_esc(f.format_label), f.format_label),
         (_esc(", ".join(rec.targets) or "—"), targets),
-        (_esc(fmt_size(size)) if size is not None else _esc("— (claim " + (rec.claims.size_text or "—") + ")"),
-         str(size) if size is not None else ""),
-        (_esc(fmt_cos(cos)) if cos is not None else _esc("— (claim " + (rec.claims.cosine_text or "—") + ")"),
-         f"{cos:.6f}" if cos is not None else ""),
+        (_esc(fmt_size(size)) if size is not None else claim(rec.claims.size_text), str(size) if size is not None else ""),
+        (_esc(fmt_cos(cos)) if cos is not None else claim(rec.claims.cosine_text), f"{cos:.6f}" if cos is not None else ""),
         (_esc(f.status), f.status),
         (f'<a href="variants/{_esc(rec.parent)}.html">{_esc(rec.parent)}</a>' if rec.parent else "—", rec.parent or ""),
     ]
