@@ -28,7 +28,9 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Target-specific option.")
 @json_option
 @click.pass_context
-def build(ctx: click.Context, name: str, target_name: str, run_check: bool, options: tuple[str, ...], as_json: bool) -> None:
+def build(
+    ctx: click.Context, name: str, target_name: str, run_check: bool, options: tuple[str, ...], as_json: bool
+) -> None:
     """Build variant NAME for a hardware target into variants/NAME/targets/TARGET/."""
     from zoo.errors import VerificationError
     from zoo.targets import build_target
@@ -36,7 +38,9 @@ def build(ctx: click.Context, name: str, target_name: str, run_check: bool, opti
     a = app(ctx)
     registry = a.registry()
     record = registry.get(name)
-    result = build_target(a.workspace(), registry, record, target_name, _parse_options(options), check=run_check)
+    result = build_target(
+        a.workspace(), registry, record, target_name, _parse_options(options), check=run_check
+    )
     if as_json:
         emit_json(result.to_json())
     else:

@@ -41,7 +41,9 @@ class TargetInfo:
         """Import and instantiate the plugin (class, factory function, or ready instance)."""
         try:
             obj = self.entry_point.load()
-            target = obj() if isinstance(obj, type) or (callable(obj) and not isinstance(obj, Target)) else obj
+            target = (
+                obj() if isinstance(obj, type) or (callable(obj) and not isinstance(obj, Target)) else obj
+            )
         except ZooError:
             raise
         except Exception as exc:
@@ -176,14 +178,14 @@ def build_target(
     if check:
         report = _call_plugin(target, "check", target.check, ctx)
         if not isinstance(report, dict):
-            raise TargetError(f"target '{target_name}' check returned {type(report).__name__}, expected a dict")
+            raise TargetError(
+                f"target '{target_name}' check returned {type(report).__name__}, expected a dict"
+            )
 
     info = discover_targets().get(target_name)
     with update_manifest(vdir) as manifest:
         entry: dict[str, Any] = {
-            "artifacts": {
-                row["path"]: {k: v for k, v in row.items() if k != "path"} for row in rows
-            },
+            "artifacts": {row["path"]: {k: v for k, v in row.items() if k != "path"} for row in rows},
             "format": format_key(record),
             "plugin": {"package": info.package if info else "?", "version": info.version if info else "?"},
         }
@@ -193,7 +195,9 @@ def build_target(
     return BuildResult(record.name, target_name, out_dir, rows, report)
 
 
-def _artifact_rows(target_name: str, vdir: Path, out_dir: Path, artifacts: list[Artifact]) -> list[dict[str, Any]]:
+def _artifact_rows(
+    target_name: str, vdir: Path, out_dir: Path, artifacts: list[Artifact]
+) -> list[dict[str, Any]]:
     from zoo._io import sha256_file
 
     rows = []
