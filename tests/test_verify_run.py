@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from verify_support import build_workspace, write_golden_file
+from verify_support import build_workspace
 
 from zoo.cli import main
 from zoo.verify import engine, verification_state
@@ -19,19 +19,7 @@ from zoo.verify.run import verify_variant
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
-    try:
-        import zoo.model.golden  # noqa: F401
-    except ImportError:  # until the engine's golden writer lands, write the same tensors here
-
-        def _write(workspace: Any, rec: Any, config: Any, weights: Any, path: Path, used: Any) -> None:
-            from zoo.store.manifest import update_manifest
-
-            write_golden_file(config, dict(weights), path, {"variant": rec.name})
-            with update_manifest(workspace.variant_dir(rec.name)) as m:
-                m.record_artifact("golden.safetensors", kind="golden", inputs=dict(used))
-
-        monkeypatch.setattr(engine, "write_golden", _write)
+def ws(tmp_path: Path) -> tuple[Any, Any]:
     return build_workspace(tmp_path / "ws")
 
 
@@ -207,3 +195,16 @@ def test_jobs_matches_serial(ws: tuple[Any, Any]) -> None:
         for name in METRIC_NAMES:  # BLAS thread count changes summation order: ~1e-7, not bits
             assert a.metrics[name]["cosine"] == pytest.approx(b.metrics[name]["cosine"], abs=1e-6)
             assert a.metrics[name]["max_abs"] == pytest.approx(b.metrics[name]["max_abs"], abs=1e-5)
+
+
+def test_build_failure_is_one_line_error(ws: tuple[Any, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing root whose source cannot be pulled: an error report with the stage's exit code, no traceback."""
+    workspace, registry = ws
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    (workspace.variant_dir("tiny_f32") / "lejepa_weights.safetensors").unlink()
+    assert verify_variant(workspace, registry, registry.get("tiny_q4")).status == "pass"  # needs only the golden
+    rep = verify_variant(workspace, registry, registry.get("tiny_f32"))
+    assert rep.status == "error" and rep.exit_code in (2, 3) and rep.reason and "\n" not in rep.reason
+    res = _run(workspace.root, "verify", "tiny_f32", "tiny_tern")
+    assert res.exit_code in (2, 3) and "Traceback" not in res.output

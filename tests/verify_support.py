@@ -6,14 +6,11 @@ the pipeline stages record them, so verify sees a workspace the zoo built.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from model_weights import random_weights, tiny_config
 
-from zoo.formats.lewm_config import LeWMConfig
 from zoo.registry import Workspace, load_registry
 from zoo.store.manifest import update_manifest
 
@@ -72,43 +69,12 @@ REGISTRY = (
 )
 
 
-def golden_inputs(config: LeWMConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Spec §4.1 gradient image (ImageNet-normalised, CHW) and 20-step sin/cos actions."""
-    n = config.image_size
-    y, x = np.mgrid[0:n, 0:n].astype(np.float64)
-    raw = np.stack([y / n, x / n, 0.5 + 0.5 * np.sin((x + y) / (2 * n))])
-    mean = np.array([0.485, 0.456, 0.406])[:, None, None]
-    std = np.array([0.229, 0.224, 0.225])[:, None, None]
-    image = ((raw - mean) / std).astype(np.float32)
-    i = np.arange(20)
-    actions = np.zeros((20, config.action_input_dim), dtype=np.float32)
-    actions[:, 0] = 0.5 * np.sin(math.pi * i / 20)
-    actions[:, 1] = 0.3 * np.cos(math.pi * i / 20)
-    return image, actions
-
-
-def write_golden_file(config: LeWMConfig, weights: dict[str, np.ndarray], path: Path, meta: dict[str, str]) -> None:
-    """The engine engineer's golden writer when it exists, else the same tensors written here."""
-    try:
-        from zoo.model.golden import golden_from_weights
-    except ImportError:
-        from safetensors.numpy import save
-
-        from zoo._io import atomic_write_bytes
-        from zoo.verify import engine
-
-        image, actions = golden_inputs(config)
-        out = engine.run_golden(config, weights, {"inputs.image": image, "inputs.actions": actions})
-        atomic_write_bytes(path, save({k: np.ascontiguousarray(v) for k, v in sorted(out.items())}, metadata=meta))
-        return
-    golden_from_weights(config, weights, path, meta)
-
-
 def build_workspace(root: Path) -> tuple[Workspace, Any]:
     """Write registry.yaml and the built artifacts of tiny_f32 and its ternary children."""
     from safetensors.numpy import save
 
     from zoo._io import atomic_write_bytes, atomic_write_text
+    from zoo.model.golden import golden_from_weights
     from zoo.quant.ternary import write_ternary
 
     root.mkdir(parents=True, exist_ok=True)
@@ -120,7 +86,7 @@ def build_workspace(root: Path) -> tuple[Workspace, Any]:
     vdir = ws.variant_dir("tiny_f32")
     atomic_write_bytes(vdir / "lejepa_weights.safetensors", save({k: weights[k] for k in sorted(weights)}))
     atomic_write_text(vdir / "config.json", config.to_json())
-    write_golden_file(config, weights, vdir / "golden.safetensors", {"variant": "tiny_f32"})
+    golden_from_weights(config, weights, vdir / "golden.safetensors", {"variant": "tiny_f32"})
     with update_manifest(vdir) as m:
         m.record_artifact("lejepa_weights.safetensors", kind="safetensors")
         m.record_artifact("config.json", kind="config")

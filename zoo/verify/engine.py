@@ -37,42 +37,32 @@ Weights = dict[str, np.ndarray]
 
 
 def engine_version() -> str:
-    try:
-        from zoo.model import golden
+    from zoo.model import ENGINE_VERSION
 
-        return str(getattr(golden, "ENGINE_VERSION"))  # noqa: B009
-    except (ImportError, AttributeError):
-        from zoo import __version__
-
-        return __version__
+    return str(ENGINE_VERSION)
 
 
 def read_golden(path: str | Path) -> dict[str, np.ndarray]:
-    """Tensors of a golden file (inputs.* and outputs.*) as float32 arrays."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: file not found", hint="run `zoo verify` without --no-build to create it")
-    try:
-        from safetensors.numpy import load_file
+    """Tensors of a golden file (inputs.* and outputs.*), read by the engine's golden reader."""
+    from zoo.model.golden import read_golden as _read
 
-        tensors = load_file(str(p))
-    except Exception as exc:  # safetensors raises several types for a damaged header
-        raise InputError(f"{p}: not a readable golden safetensors file ({exc})", hint="delete it and rebuild") from None
-    return {k: np.asarray(v, dtype=np.float32) for k, v in tensors.items()}
+    return _read(path)[0]
 
 
 def run_golden(config: LeWMConfig, weights: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Run the engine on the golden inputs stored in `reference`; same computation as the golden writer."""
+    """A fresh run of the engine's golden code on `weights`; the golden inputs must equal the reference's."""
     from zoo.model.engine import LeWM
+    from zoo.model.golden import make_golden
 
-    image = np.asarray(reference["inputs.image"], dtype=np.float32)
-    actions = np.asarray(reference["inputs.actions"], dtype=np.float32)
-    model = LeWM.from_weights(config, dict(weights))
-    # Golden semantics (docs/CONVENTIONS.md): latent of the image, then a 20-step rollout from
-    # the image whose row 0 is the 1-step prediction.
-    latent = model.encode(image[None])[0]
-    rollout = model.rollout(image[None], actions[None])[0]
-    return {"inputs.image": image, "inputs.actions": actions, "outputs.latent": latent, "outputs.rollout": rollout}
+    out = make_golden(LeWM.from_weights(config, dict(weights)), config)
+    for key in ("inputs.image", "inputs.actions"):
+        ref = reference.get(key)
+        if ref is None or ref.shape != out[key].shape or not np.array_equal(ref, out[key]):
+            raise InputError(
+                f"reference golden: tensor {key} differs from this engine's golden input recipe",
+                hint="rebuild the f32 root's golden.safetensors (delete it and run `zoo verify ROOT`)",
+            )
+    return dict(out)
 
 
 def write_golden(
@@ -90,7 +80,9 @@ def write_golden(
     weights_sha = next(iter(used.values()), "")
     golden_from_weights(config, dict(weights), path, {"variant": rec.name, "weights_sha256": weights_sha})
     with update_manifest(workspace.variant_dir(rec.name)) as manifest:
-        manifest.record_artifact(GOLDEN_FILE, kind="golden", produced_by="zoo verify", inputs=dict(used))
+        manifest.record_artifact(
+            GOLDEN_FILE, kind="golden", produced_by=f"zoo verify (engine {engine_version()})", inputs=dict(used)
+        )
 
 
 def variant_weights(workspace: Workspace, registry: Any, rec: VariantRecord) -> tuple[LeWMConfig, Weights, dict[str, str]]:

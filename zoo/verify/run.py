@@ -129,7 +129,9 @@ def _check_digests(workspace: Workspace, registry: Any, rec: VariantRecord) -> t
         wanted = set(manifest.artifacts)
         if owner != rec.name:
             # Other variants only matter through the files this variant's numbers depend on.
-            wanted &= set(required_files(owner_rec)) | ({GOLDEN_FILE} if owner == root.name else set())
+            wanted &= (set(required_files(owner_rec)) if owner == src.name else set()) | (
+                {GOLDEN_FILE} if owner == root.name else set()
+            )
         for rel in sorted(wanted):
             recorded = manifest.artifacts[rel].get("sha256")
             path = vdir / rel
@@ -304,6 +306,11 @@ def verify_variant(
         return report
     except ZooError as exc:
         report.status, report.reason, report.exit_code = "error", exc.render(), exc.exit_code
+        return report
+    except Exception as exc:  # a bug in a stage must not abort the other variants of a batch
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        report.status, report.exit_code = "error", 1
+        report.reason = f"internal error ({type(exc).__name__}: {first}); please report it with `zoo verify {rec.name}`"
         return report
     finally:
         timings["total_s"] = time.perf_counter() - t_start
