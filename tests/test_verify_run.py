@@ -208,3 +208,15 @@ def test_build_failure_is_one_line_error(ws: tuple[Any, Any], tmp_path: Path, mo
     assert rep.status == "error" and rep.exit_code in (2, 3) and rep.reason and "\n" not in rep.reason
     res = _run(workspace.root, "verify", "tiny_f32", "tiny_tern")
     assert res.exit_code in (2, 3) and "Traceback" not in res.output
+
+
+def test_builds_missing_quantized_artifact(ws: tuple[Any, Any]) -> None:
+    """A missing model.lq40 is re-made by the quantize stage from the f32 root, then verified."""
+    workspace, registry = ws
+    lq40 = workspace.variant_dir("tiny_q4") / "model.lq40"
+    lq40.unlink()
+    assert verify_variant(workspace, registry, registry.get("tiny_q4"), build=False).status == "fail"
+    rep = verify_variant(workspace, registry, registry.get("tiny_q4"))
+    assert rep.status == "pass", rep.reason
+    assert lq40.is_file() and rep.timings["build_s"] > 0
+    assert verification_state(workspace, "tiny_q4") == "pass"
