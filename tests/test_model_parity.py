@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from model_weights import random_weights, tiny_config
 
-from tests.model_weights import random_weights, tiny_config
 from zoo.model import LeWM
 
 torch = pytest.importorskip("torch")
-from tests.torch_reference import build_reference  # noqa: E402
+from torch_reference import build_reference  # noqa: E402
 
 pytestmark = pytest.mark.torch
 TOL = 1e-5

@@ -1,3 +1,138 @@
-"""`zoo` commands of the model stage (attached to the main group on import)."""
+"""`zoo golden` and `zoo bench`: commands of the numpy engine (attached to the main group on import)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from zoo.formats.lewm_config import LeWMConfig
+
+
+def _is_converted_dir(target: str) -> bool:
+    p = Path(target)
+    return p.is_dir() and (p / "config.json").is_file()
+
+
+def _variant_weights(ctx: click.Context, name: str) -> tuple[str, LeWMConfig, dict[str, np.ndarray]]:
+    """(label, config, canonical f32 weights) of a registry variant or a converted directory."""
+    if _is_converted_dir(name):
+        from zoo.formats.lewm_config import LeWMConfig
+        from zoo.model.engine import CONFIG_FILE, WEIGHTS_FILE, read_safetensors
+
+        d = Path(name)
+        return d.name, LeWMConfig.from_file(d / CONFIG_FILE), read_safetensors(d / WEIGHTS_FILE)
+    obj = app(ctx)
+    registry = obj.registry()
+    rec = registry.get(name)
+    from zoo.verify.engine import variant_weights
+
+    kind_rec = registry.parent_of(rec) if rec.format.kind == "hdl" else rec
+    if kind_rec is None:
+        raise UsageError(f"{rec.name}: has no weights to benchmark")
+    config, weights, _ = variant_weights(obj.workspace(), registry, kind_rec)
+    return rec.name, config, weights
+
+
+@main.command("golden")
+@click.argument("target")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the golden file here (required for a converted DIR; for NAME it skips the manifest).",
+)
+@json_option
+@click.pass_context
+def golden_cmd(ctx: click.Context, target: str, output: Path | None, as_json: bool) -> None:
+    """Write golden inputs/outputs (safetensors) for variant NAME, or for a converted DIR with -o FILE.
+
+    NAME writes variants/NAME/golden.safetensors and records it in the manifest. The tensors are
+    inputs.image, inputs.actions, outputs.latent, outputs.rollout (20-step, history 3).
+    """
+    import numpy as np
+
+    from zoo._io import sha256_file
+    from zoo.model.golden import golden_for_directory, golden_for_variant, golden_from_weights, read_golden
+
+    if Path(target).is_dir() or target.endswith(("/", ".")):
+        if not _is_converted_dir(target):
+            raise UsageError(f"{target}: not a converted directory (no config.json)", hint="run `zoo convert` first")
+        if output is None:
+            raise UsageError(f"zoo golden {target}: a directory needs -o FILE")
+        path = golden_for_directory(target, output)
+        label = Path(target).name
+    else:
+        obj = app(ctx)
+        registry = obj.registry()
+        rec = registry.get(target)
+        label = rec.name
+        if output is None and rec.format.kind == "safetensors-f32":
+            path = golden_for_variant(obj.workspace(), registry, rec)
+        else:
+            from zoo.verify.engine import GOLDEN_FILE, variant_weights
+
+            config, weights, used = variant_weights(obj.workspace(), registry, rec)
+            path = output or obj.workspace().variant_dir(rec.name) / GOLDEN_FILE
+            meta = {"variant": rec.name, "weights_sha256": next(iter(used.values()), "")}
+            golden_from_weights(config, weights, path, meta)
+            if output is None:
+                from zoo.store.manifest import update_manifest
+
+                with update_manifest(obj.workspace().variant_dir(rec.name)) as manifest:
+                    manifest.record_artifact(GOLDEN_FILE, kind="golden", produced_by="zoo golden", inputs=used)
+    tensors, meta = read_golden(path)
+    latent = tensors["outputs.latent"].astype(np.float64)
+    last = tensors["outputs.rollout"][-1].astype(np.float64)
+    result: dict[str, Any] = {
+        "variant": label,
+        "path": str(path),
+        "sha256": sha256_file(path),
+        "semantics": meta.get("semantics"),
+        "engine_version": meta.get("engine_version"),
+        "latent_norm": float(np.linalg.norm(latent)),
+        "rollout20_norm": float(np.linalg.norm(last)),
+    }
+    if as_json:
+        emit_json(result)
+    else:
+        console().print(
+            f"[green]golden[/] {label}: {path} (|z| {result['latent_norm']:.4f}, "
+            f"|z20| {result['rollout20_norm']:.4f}, sha256 {result['sha256'][:12]})"
+        )
+
+
+@main.command("bench")
+@click.argument("target")
+@click.option("--repeats", type=click.IntRange(1, 1000), default=10, show_default=True, help="Timed runs per op.")
+@click.option("--warmup", type=click.IntRange(0, 100), default=2, show_default=True)
+@click.option("--batch", type=click.IntRange(1, 256), default=1, show_default=True)
+@json_option
+@click.pass_context
+def bench_cmd(ctx: click.Context, target: str, repeats: int, warmup: int, batch: int, as_json: bool) -> None:
+    """Time the numpy engine on variant NAME (or a converted DIR): encode, predict, 20-step rollout (median ms)."""
+    from zoo.model.bench import bench_model
+    from zoo.model.engine import LeWM
+
+    label, config, weights = _variant_weights(ctx, target)
+    model = LeWM.from_weights(config, weights, source=label)
+    result = {"variant": label, **bench_model(model, repeats=repeats, warmup=warmup, batch=batch)}
+    if as_json:
+        emit_json(result)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"zoo bench {label} (numpy engine, batch {batch}, median of {repeats})")
+    for col in ("op", "median ms", "min ms"):
+        table.add_column(col, justify="right" if col != "op" else "left")
+    for op in ("encode", "predict", "rollout20"):
+        table.add_row(op, f"{result[op]['median_ms']:.2f}", f"{result[op]['min_ms']:.2f}")
+    console().print(table)

@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from zoo.errors import InputError
 from zoo.formats.lewm_config import LeWMConfig
 from zoo.model.ops import elu_plus_one, gelu, layer_norm, silu, softmax_
+from zoo.model.preprocess import patchify
 from zoo.model.weights import ENC, PRED, has_bottleneck, validate_weights
 
 F32 = NDArray[np.float32]
@@ -132,7 +133,6 @@ class LeWM:
         self._enc_eps = HYBRID_LN_EPS if self._hybrid else VIT_LN_EPS
         self._enc_heads = c.encoder_heads
         enc_hd = he // c.encoder_heads
-        self._grid = c.image_size // c.patch_size
 
         # embeddings: patch conv as a [C*P*P, He] matrix (flatten order (c, py, px), spec §1.4)
         self._w_patch = _t(w["encoder.embeddings.patch_embeddings.projection.weight"].reshape(he, -1))
@@ -272,9 +272,8 @@ class LeWM:
         """Hidden states [B, 1+M+N, He] before the final LayerNorm."""
         c = self.config
         x = self._check("images", images, (None, c.channels, c.image_size, c.image_size))
-        b, g, p = x.shape[0], self._grid, c.patch_size
-        # patch (ph, pw) -> row ph*g + pw, vector ordered (c, py, px) like the flattened conv weight
-        patches = x.reshape(b, c.channels, g, p, g, p).transpose(0, 2, 4, 1, 3, 5).reshape(b, g * g, -1)
+        b = x.shape[0]
+        patches = patchify(x, c.patch_size)  # spec §1.4 order, matches the flattened conv weight
         n_prefix = self._prefix_tokens.shape[0]
         hs = np.empty((b, c.encoder_seq_len, c.encoder_hidden), dtype=np.float32)
         hs[:, :n_prefix] = self._prefix_tokens
