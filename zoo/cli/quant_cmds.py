@@ -1,3 +1,53 @@
-"""`zoo` commands of the quant stage (attached to the main group on import)."""
+"""`zoo quantize`: LQ40 / ternary artifacts from converted f32 weights (thin; logic in zoo.quant.pipeline)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from zoo.cli._app import app, console, emit_json, json_option, main
+
+
+@main.command()
+@click.argument("targets", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Quantize every lq40/ternary variant in the registry.")
+@click.option("--mode", default=None, help="With a PATH: full | q4-pred | wanda20-q4 | wanda40-q4 | q4-full (zoo extension) | ternary.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="With a PATH: output file.")
+@click.option("--wanda", "wanda", type=click.Choice(["magnitude", "calibrated"]), default="magnitude",
+              show_default=True, help="With a PATH: WANDA importance (calibrated runs the engine).")
+@json_option
+@click.pass_context
+def quantize(
+    ctx: click.Context, targets: tuple[str, ...], all_: bool, mode: str | None, output: Path | None, wanda: str, as_json: bool
+) -> None:
+    """Quantize NAME... (mode from the registry record) or a converted PATH with --mode and -o.
+
+    Writes variants/<name>/model.lq40 (ternary: ternary.safetensors) and records it in the manifest.
+    """
+    from zoo.errors import UsageError
+    from zoo.quant.pipeline import quantize_dir, quantize_variant
+
+    results = []
+    if len(targets) == 1 and Path(targets[0]).is_dir() and not all_:
+        if mode is None or output is None:
+            raise UsageError(f"{targets[0]}: quantizing a directory needs --mode and -o FILE")
+        results.append(quantize_dir(targets[0], output, mode, wanda=wanda))
+    else:
+        if mode is not None or output is not None:
+            raise UsageError("--mode/-o apply to a converted PATH; registry variants take the mode from registry.yaml")
+        a = app(ctx)
+        registry = a.registry()
+        if all_ and not targets:
+            records = [r for r in registry.variants.values() if r.format.kind in ("lq40", "ternary")]
+        else:
+            records = registry.select(targets, all_=all_)
+        for rec in records:
+            results.append(quantize_variant(a.workspace(), registry, rec))
+    if as_json:
+        emit_json({"results": [r.to_dict() for r in results]})
+        return
+    for r in results:
+        what = r.mode or r.kind
+        extra = f" wanda={r.wanda}" if r.wanda else ""
+        console().print(f"[green]quantized[/] {r.variant or r.path}: {what}{extra} -> {r.path} ({r.size:,} B)")
