@@ -25,6 +25,7 @@ from ._http import LoggedRequest, LoopbackServer, Response, serve_bytes
 
 HF_TEST_TOKEN = "hf_" + "t" * 34  # a syntactically valid test token (not a secret)
 LFS_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".bin", ".lq40", ".gguf", ".npz", ".h5")
+_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 GITATTRIBUTES = "".join(f"*{s} filter=lfs diff=lfs merge=lfs -text\n" for s in LFS_SUFFIXES).encode()
 
 
@@ -176,7 +177,6 @@ class HfHubServer(LoopbackServer):
         return entry
 
     # ------------------------------------------------------------------ routing
-    _TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 
     def handle(self, req: LoggedRequest) -> tuple[int, Any, dict[str, str]]:
         split = urlsplit(req.path)
@@ -203,14 +203,14 @@ class HfHubServer(LoopbackServer):
             return 200, {"oid": body.get("oid"), "size": body.get("size")}, {}
         mt = re.fullmatch(r"/(?:(datasets|spaces)/)?([^/]+/[^/]+?)\.git/info/lfs/objects/batch", path)
         if mt and m == "POST":
-            return self._lfs_batch(req, self._TYPES[mt.group(1)] if mt.group(1) else "model",
+            return self._lfs_batch(req, _TYPES[mt.group(1)] if mt.group(1) else "model",
                                    mt.group(2))
         mt = re.fullmatch(r"/api/(models|datasets|spaces)/([^/]+/[^/]+)(/.*)?", path)
         if mt:
-            return self._api(req, self._TYPES[mt.group(1)], mt.group(2), mt.group(3) or "", query)
+            return self._api(req, _TYPES[mt.group(1)], mt.group(2), mt.group(3) or "", query)
         mt = re.fullmatch(r"/(?:(datasets|spaces)/)?([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
         if mt and m in ("GET", "HEAD"):
-            return self._resolve(req, self._TYPES[mt.group(1)] if mt.group(1) else "model", mt.group(2),
+            return self._resolve(req, _TYPES[mt.group(1)] if mt.group(1) else "model", mt.group(2),
                                  mt.group(3), unquote(mt.group(4)))
         return 404, {"error": f"loopback Hub: no route {m} {path}"}, {}
 

@@ -140,7 +140,7 @@ def http_download(
                 done = have if mode == "ab" else 0
                 total = expected_size
                 with open(part, mode) as fh:
-                    for chunk in resp.iter_content(chunk_size=1 << 20):
+                    for chunk in resp.iter_content(chunk_size=1 << 16):
                         fh.write(chunk)
                         done += len(chunk)
                         if progress is not None:

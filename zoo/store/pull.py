@@ -19,7 +19,7 @@ import datetime as _dt
 import hashlib
 import os
 from collections.abc import Callable, Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from filelock import FileLock, Timeout
@@ -150,7 +150,7 @@ def _cache_hit(variant_dir: Path, rec: VariantRecord, store: Store) -> FetchResu
     name, sha = known
     if not store.has(sha):
         return None
-    rel = f"source/{name}"
+    rel = f"source/{PurePosixPath(name).name}"
     dest = variant_dir / rel
     store.install(sha, dest)
     blob = store.blob_path(sha)
@@ -245,7 +245,7 @@ def _fetch_one(
             sha, size = _check(part, spec, remote, uri=spec.uri, name=name)
             downloaded = max(0, size - before)
             store.ingest(part, sha)
-    rel = f"source/{name}"
+    rel = f"source/{PurePosixPath(name).name}"  # flat, as convert looks for it
     store.install(sha, variant_dir / rel)
     md5 = md5_b64(store.blob_path(sha))
     with update_manifest(variant_dir) as m:
