@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from huggingface_hub import ModelCard
 from test_cards_support import sample_workspace
 
+from zoo._io import sha256_file
 from zoo.cards import check_cards, render_card, render_collection_card, write_cards
 from zoo.cards.metadata import validate_card_text
 from zoo.errors import InputError
@@ -60,7 +61,8 @@ def test_measured_card_body(ws_reg) -> None:  # type: ignore[no-untyped-def]
     text = render_card(ws, reg, "slim_96d_4e_4p_full")
     assert "Status: **pass**" in text
     assert "| rollout@20 (gate) | 0.999100 | 0.05 | pass |" in text
-    assert "`" + "12" * 32 + "`" in text  # the digest verify measured on
+    lq40 = sha256_file(ws.variant_dir("slim_96d_4e_4p_full") / "model.lq40")
+    assert f"| `model.lq40` | `{lq40}` |" in text  # the digest verify measured on
     assert "9.8 MB (9812000 bytes)" in text and "| Size (claim) | 9.8 MB |" in text
     assert "wandb://eren23/crucible-lewm/lewm_slim_96d_4e_4p:v0" in text and "run-abc123" in text
     assert "`targets/esp32/weights.h`" in text
@@ -87,13 +89,16 @@ def test_unmeasured_cards_say_pending_and_have_no_model_index(ws_reg) -> None:  
 
 def test_stale_verification_is_not_reported_as_measured(ws_reg) -> None:  # type: ignore[no-untyped-def]
     ws, reg = ws_reg
-    manifest = ws.variant_dir("slim_96d_4e_4p_full") / "manifest.json"
-    data = json.loads(manifest.read_text())
-    data["artifacts"]["model.lq40"]["sha256"] = "99" * 32
-    manifest.write_text(json.dumps(data))
+    (ws.variant_dir("slim_96d_4e_4p_full") / "model.lq40").write_bytes(b"LQ40 rebuilt")
     text = render_card(ws, reg, "slim_96d_4e_4p_full")
     assert "**Verification stale.**" in text and "| Verification | stale |" in text
+    assert "`model.lq40`. Run `zoo verify" in text
     assert "model-index" not in _meta(text)
+    # a changed reference golden makes it stale as well
+    (ws.variant_dir("slim_96d_4e_4p_full") / "model.lq40").write_bytes(b"LQ40" + bytes(60))
+    assert "| Verification | pass |" in render_card(ws, reg, "slim_96d_4e_4p_full")
+    (ws.variant_dir("slim_96d_4e_4p") / "golden.safetensors").write_bytes(b"new reference")
+    assert "`../slim_96d_4e_4p/golden.safetensors`" in render_card(ws, reg, "slim_96d_4e_4p_full")
 
 
 def test_collection_card_sections_and_claims(ws_reg) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from zoo._io import sha256_file
 from zoo.registry import (
     Architecture,
     Citation,
@@ -95,12 +96,18 @@ def sample_workspace(root: Path) -> tuple[Workspace, Registry]:
         {
             "schema_version": 1,
             "variant": "slim_96d_4e_4p",
-            "source": {
+            "source": {  # the shape `zoo pull` records
                 "uri": "wandb://eren23/crucible-lewm/lewm_slim_96d_4e_4p:v0",
-                "resolved": "v3",
-                "run": "run-abc123",
+                "served_by": "wandb://eren23/crucible-lewm/lewm_slim_96d_4e_4p:v0",
+                "kind": "wandb",
+                "resolved_version": "v3",
+                "aliases": ["latest", "v3"],
+                "run_id": "run-abc123",
+                "file": "lewm_slim.ckpt",
+                "sha256": "ab" * 32,
+                "md5": "q1w2e3==",
+                "size": 40_000_000,
                 "fetched_at": "2026-11-20T10:00:00Z",
-                "files": {"lewm_slim.ckpt": {"sha256": "ab" * 32, "md5": "q1w2e3==", "size": 40_000_000}},
             },
             "artifacts": {
                 "lejepa_weights.safetensors": {
@@ -112,7 +119,12 @@ def sample_workspace(root: Path) -> tuple[Workspace, Registry]:
         },
     )
     full = ws.variant_dir("slim_96d_4e_4p_full")
-    lq_digest = "12" * 32
+    full.mkdir(parents=True)
+    # small stand-ins for the measured files: verify's digests must match the bytes on disk
+    (full / "model.lq40").write_bytes(b"LQ40" + bytes(60))
+    (full / "golden.safetensors").write_bytes(b"golden-full")
+    (slim / "golden.safetensors").write_bytes(b"golden-slim")
+    lq_digest = sha256_file(full / "model.lq40")
     _write(
         full / "manifest.json",
         {
@@ -142,8 +154,8 @@ def sample_workspace(root: Path) -> tuple[Workspace, Registry]:
                 "rollout@20": {"cosine": 0.9991, "max_abs": 0.05},
                 "latent_norm_drift": 0.01,
             },
-            "artifacts": {"model.lq40": lq_digest, "golden.safetensors": "56" * 32},
-            "reference": {"variant": "slim_96d_4e_4p", "golden_sha256": "78" * 32},
+            "artifacts": {"model.lq40": lq_digest, "golden.safetensors": sha256_file(full / "golden.safetensors")},
+            "reference": {"variant": "slim_96d_4e_4p", "golden_sha256": sha256_file(slim / "golden.safetensors")},
         },
     )
     _write(full / "bench.json", {"encode_ms": {"median": 12.5}, "predict_ms": {"median": 3.25}})

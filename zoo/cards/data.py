@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo._io import sha256_file
 from zoo.errors import InputError
 from zoo.store.manifest import VariantManifest
 
@@ -140,14 +141,34 @@ def _artifacts(section: dict[str, Any] | None) -> tuple[Artifact, ...]:
     return tuple(out)
 
 
-def _stale(verify: dict[str, Any] | None, artifacts: tuple[Artifact, ...]) -> tuple[str, ...]:
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _digest(path: Path) -> str | None:
+    """sha256 of a file, cached by (path, size, mtime) because every card render re-checks it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = sha256_file(path)
+    return _DIGESTS[key]
+
+
+def _stale(workspace: Workspace, name: str, verify: dict[str, Any] | None) -> tuple[str, ...]:
+    """Files verify measured whose current bytes differ (same rule as `zoo verify`'s staleness)."""
     if not verify:
         return ()
+    vdir = workspace.variant_dir(name)
     measured = verify.get("artifacts") or {}
-    current = {a.path: a.sha256 for a in artifacts}
-    return tuple(
-        sorted(rel for rel, digest in measured.items() if rel in current and current[rel] != digest)
-    )
+    out = [rel for rel, digest in sorted(measured.items()) if _digest(vdir / rel) != digest]
+    ref = verify.get("reference") or {}
+    ref_name, ref_sha = ref.get("variant"), ref.get("golden_sha256")
+    ref_golden = workspace.variant_dir(str(ref_name)) / "golden.safetensors"
+    if isinstance(ref_name, str) and ref_sha and ref_name != name and _digest(ref_golden) != ref_sha:
+        out.append(f"../{ref_name}/golden.safetensors")
+    return tuple(out)
 
 
 def _parent_of(registry: Registry, rec: VariantRecord) -> VariantRecord | None:
@@ -193,7 +214,7 @@ def variant_facts(workspace: Workspace, registry: Registry, name: str) -> Varian
         artifacts=artifacts,
         targets=targets,
         verify=verify,
-        stale=_stale(verify, artifacts),
+        stale=_stale(workspace, name, verify),
         fpga_report=read_json_file(vdir / FPGA_REPORT),
         bench=read_json_file(vdir / BENCH_FILE),
     )
