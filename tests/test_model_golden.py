@@ -155,3 +155,51 @@ def test_cli_bench_dir_json(tmp_path: Path) -> None:
     info = json.loads(r.stdout)
     for op in ("encode", "predict", "rollout20"):
         assert info[op]["median_ms"] > 0
+
+
+REGISTRY = """\
+schema_version: 1
+collection: {name: test, hub_repo: test/test, license: cc-by-nc-4.0}
+variants:
+  tiny_f32:
+    family: slim
+    description: tiny test variant
+    architecture:
+      encoder_kind: vit
+      latent_dim: 32
+      encoder_layers: 2
+      predictor_layers: 2
+      encoder_hidden: 32
+      encoder_heads: 2
+      encoder_inter: 64
+      predictor_hidden: 32
+      predictor_heads: 4
+      predictor_inner_dim: 32
+      predictor_inter: 64
+      projector_hidden: 48
+      action_input_dim: 10
+    provenance:
+      sources:
+        - {uri: "file:///nonexistent/tiny.ckpt", file: tiny.ckpt}
+      checkpoint_kind: object
+    format: {kind: safetensors-f32}
+    claims: {source: test}
+    verification: {status: active, metric: rollout@20, expected_cosine: 1.0, tolerance: 1.0e-6}
+"""
+
+
+def test_cli_golden_and_bench_by_name(tmp_path: Path) -> None:
+    (tmp_path / "registry.yaml").write_text(REGISTRY)
+    vdir = _converted_dir(tmp_path / "variants" / "tiny_f32")
+    runner = CliRunner()
+    r = runner.invoke(main, ["-C", str(tmp_path), "golden", "tiny_f32", "--json"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.stdout)
+    assert info["path"] == str(vdir / "golden.safetensors")
+    manifest = json.loads((vdir / "manifest.json").read_text())
+    assert manifest["artifacts"]["golden.safetensors"]["sha256"] == info["sha256"]
+    r = runner.invoke(main, ["-C", str(tmp_path), "bench", "tiny_f32", "--repeats", "1", "--warmup", "0"])
+    assert r.exit_code == 0, r.output
+    assert "rollout20" in r.stderr
+    r = runner.invoke(main, ["-C", str(tmp_path), "golden", "tiny_f3"])
+    assert r.exit_code == 2 and "tiny_f3" in r.stderr and "Traceback" not in r.output
