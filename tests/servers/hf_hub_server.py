@@ -151,7 +151,8 @@ class HfHubServer(LoopbackServer):
     def _repo(self, repo_type: str, repo_id: str, req: LoggedRequest) -> Repo:
         repo = self.repos.get((repo_type, unquote(repo_id)))
         if repo is None or (repo.private and self._auth_user(req) is None):
-            raise Response(404, {"error": "Repository not found"},
+            # like the Hub: anonymous callers get 401 (not 404) for missing or private repos
+            raise Response(401 if self._auth_user(req) is None else 404, {"error": "Repository not found"},
                            {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"})
         return repo
 

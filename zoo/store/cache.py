@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -40,7 +41,7 @@ def default_cache_root() -> Path:
 
 def download_key(*parts: str) -> str:
     """A stable file-name-safe key for one (uri, version, file) download."""
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+    return hashlib.sha256(json.dumps(list(parts)).encode()).hexdigest()[:32]
 
 
 class Store:

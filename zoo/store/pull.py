@@ -328,7 +328,7 @@ def pull_variants(
 
 def _convert(workspace: Any, registry: Any, rec: VariantRecord, progress: ProgressFn | None) -> str:
     try:
-        from zoo.convert import convert_variant  # type: ignore[attr-defined]
+        from zoo.convert import convert_variant
     except ImportError:
         return "unavailable"
     if progress is not None:
