@@ -186,6 +186,21 @@ def test_site_in_headless_chromium(tmp_path: Path, browser: PipeBrowser) -> None
                "g.dispatchEvent(new Event('change'))")  # fmt: skip
     assert browser.js(VISIBLE) == ["slim_96d_4e_4p_full"]
     browser.screenshot(ARTIFACTS / "site-index-filtered.png")
+    # numeric filters on measured size and cosine
+    browser.js("const g2 = document.getElementById('filter-targets'); g2.value = '';"
+               "const m = document.getElementById('filter-max-size'); m.value = '20';"
+               "m.dispatchEvent(new Event('input'))")  # fmt: skip
+    assert browser.js(VISIBLE) == ["slim_96d_4e_4p_full"]
+    browser.js("const m2 = document.getElementById('filter-max-size'); m2.value = '';"
+               "const c = document.getElementById('filter-min-cosine'); c.value = '0.999';"
+               "c.dispatchEvent(new Event('input'))")  # fmt: skip
+    assert browser.js(VISIBLE) == ["slim_96d_4e_4p_full"]
+    browser.js("const c2 = document.getElementById('filter-min-cosine'); c2.value = '0.9999';"
+               "c2.dispatchEvent(new Event('input'))")  # fmt: skip
+    assert browser.js(VISIBLE) == []
+    browser.js("const c3 = document.getElementById('filter-min-cosine'); c3.value = '';"
+               "c3.dispatchEvent(new Event('input'))")  # fmt: skip
+    assert len(browser.js(VISIBLE)) == 5
 
     # follow the link to a derived variant, then to its parent through the lineage links
     browser.click_and_wait("tr[data-name=slim_96d_4e_4p_full] td a")

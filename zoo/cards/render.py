@@ -242,9 +242,10 @@ def collection_context(registry: Registry, facts: list[VariantFacts]) -> dict[st
     for fam in families:
         group = by_family[fam]
         passed = [f for f in group if f.status == "pass"]
+        measured = [f for f in passed if f.gate_cosine is not None]
         sized = [f for f in group if f.measured_size is not None]
         smallest = min(sized, key=lambda f: (f.measured_size, f.name)) if sized else None
-        best = max(passed, key=lambda f: (f.gate_cosine or 0.0, f.name)) if passed else None
+        best = max(measured, key=lambda f: (f.gate_cosine or 0.0, f.name)) if measured else None
         tldr.append(
             {
                 "family": fam,

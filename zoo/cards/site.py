@@ -78,7 +78,9 @@ def _row(f: VariantFacts) -> str:
     tds = "".join(f'<td data-value="{_esc(v)}">{h}</td>' for h, v in cells)
     return (
         f'<tr data-name="{_esc(rec.name)}" data-family="{_esc(rec.family)}" data-format="{_esc(rec.format.kind)}" '
-        f'data-targets="{_esc(targets)}" data-status="{_esc(f.status)}">{tds}</tr>\n'
+        f'data-targets="{_esc(targets)}" data-status="{_esc(f.status)}" '
+        f'data-size="{size if size is not None else ""}" data-cosine="{f"{cos:.6f}" if cos is not None else ""}">'
+        f"{tds}</tr>\n"
     )
 
 
@@ -123,6 +125,9 @@ def _index(registry: Registry, facts: list[VariantFacts], collection_md: str) ->
         + _select("format", "Format", formats)
         + _select("targets", "Target", targets)
         + _select("status", "Status", statuses)
+        + '<label>Max size (MB) <input id="filter-max-size" type="number" min="0" step="0.1" data-max="size"></label>\n'
+        + '<label>Min cosine <input id="filter-min-cosine" type="number" min="0" max="1" step="0.001" data-min="cosine">'
+        + "</label>\n"
         + '<span id="count" aria-live="polite"></span>\n</div>\n'
         f'<table id="variants"><thead><tr>{heads}</tr></thead>\n<tbody>\n{rows}</tbody></table>\n'
         '<p class="note">Sizes and cosines are measured by the zoo; "claim" marks numbers from the original '

@@ -10,6 +10,8 @@
     var count = document.getElementById("count");
     var text = document.getElementById("filter-text");
     var selects = Array.prototype.slice.call(document.querySelectorAll("select[data-filter]"));
+    var maxSize = document.getElementById("filter-max-size");
+    var minCosine = document.getElementById("filter-min-cosine");
 
     function cellValue(row, index) {
       return row.cells[index].getAttribute("data-value") || "";
@@ -52,13 +54,24 @@
           var have = (row.getAttribute("data-" + key) || "").split(" ");
           ok = have.indexOf(sel.value) !== -1;
         });
+        // numeric filters: rows without a measured number never satisfy them
+        if (ok && maxSize && maxSize.value !== "") {
+          var size = row.getAttribute("data-size");
+          ok = size !== "" && parseFloat(size) <= parseFloat(maxSize.value) * 1e6;
+        }
+        if (ok && minCosine && minCosine.value !== "") {
+          var cos = row.getAttribute("data-cosine");
+          ok = cos !== "" && parseFloat(cos) >= parseFloat(minCosine.value);
+        }
         row.classList.toggle("hidden", !ok);
         if (ok) shown += 1;
       });
       if (count) count.textContent = shown + " of " + rows.length + " variants";
     }
 
-    if (text) text.addEventListener("input", applyFilters);
+    [text, maxSize, minCosine].forEach(function (input) {
+      if (input) input.addEventListener("input", applyFilters);
+    });
     selects.forEach(function (sel) { sel.addEventListener("change", applyFilters); });
     applyFilters();
     document.body.setAttribute("data-ready", "1");
