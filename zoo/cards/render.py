@@ -9,6 +9,7 @@ the registry and the files under `variants/`, so rendering twice gives identical
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -214,7 +215,8 @@ def _arch_rows(rec: Any) -> list[tuple[str, Any]]:
 
 
 def _compose(card_data: Any, body: str, *, where: str) -> str:
-    text = front_matter(card_data, where=where) + "\n" + body.strip() + "\n"
+    body = re.sub(r"\n{3,}", "\n\n", body.strip())  # templates' optional blocks leave blank runs
+    text = front_matter(card_data, where=where) + "\n" + body + "\n"
     validate_card_text(text, where=where)
     return text
 
