@@ -15,12 +15,11 @@ F32 = NDArray[np.float32]
 # float32 resolution of values near 1). numpy has no erf and scipy is not a dependency.
 _ERF_P = np.float32(0.3275911)
 _ERF_A = tuple(np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592))
-_INV_SQRT2 = np.float32(1.0 / np.sqrt(2.0))
 
 
 def erf(x: F32) -> F32:
     """Elementwise erf of a float32 array (A&S 7.1.26, |error| <= 1.5e-7)."""
-    ax = np.abs(x)
+    ax = np.minimum(np.abs(x), np.float32(10.0))  # erf(10) == 1 in float32; avoids denormal exp()
     t = ax * _ERF_P
     t += 1.0
     np.reciprocal(t, out=t)
@@ -43,13 +42,38 @@ def erf(x: F32) -> F32:
     return poly
 
 
+# GELU as relu(x) - 0.5 |x| erfc(|x|/sqrt 2), with erfc from the same A&S 7.1.26 fit; constants folded.
+_GELU_P = np.float32(0.3275911 / np.sqrt(2.0))
+_GELU_A = tuple(np.float32(0.5 * a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592))
+# Beyond |x| = 10 the erfc term is < 1e-22: clamping keeps exp() out of the (slow) denormal range.
+_GELU_CLAMP = np.float32(10.0)
+
+
 def gelu(x: F32) -> F32:
-    """Exact (erf) GELU: 0.5 x (1 + erf(x / sqrt 2)). Returns a new array."""
-    e = erf(x * _INV_SQRT2)
-    e += 1.0
-    e *= x
-    e *= 0.5
-    return e
+    """Exact (erf) GELU 0.5 x (1 + erf(x / sqrt 2)), |error| <= 4e-7 for |x| < 10. Returns a new array."""
+    ax = np.abs(x)
+    np.minimum(ax, _GELU_CLAMP, out=ax)
+    t = ax * _GELU_P
+    t += 1.0
+    np.reciprocal(t, out=t)
+    a5, a4, a3, a2, a1 = _GELU_A
+    poly = t * a5
+    poly += a4
+    poly *= t
+    poly += a3
+    poly *= t
+    poly += a2
+    poly *= t
+    poly += a1
+    poly *= t
+    e = np.square(ax)
+    e *= np.float32(-0.5)
+    np.exp(e, out=e)
+    poly *= e
+    poly *= ax
+    out = np.maximum(x, np.float32(0.0))
+    out -= poly
+    return out
 
 
 def silu(x: F32) -> F32:
@@ -85,5 +109,7 @@ def softmax_(scores: F32) -> F32:
     """Softmax over the last axis, in place."""
     scores -= scores.max(axis=-1, keepdims=True)
     np.exp(scores, out=scores)
-    scores /= scores.sum(axis=-1, keepdims=True)
+    denom = scores.sum(axis=-1, keepdims=True)
+    np.reciprocal(denom, out=denom)
+    scores *= denom
     return scores
