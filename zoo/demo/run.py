@@ -1,0 +1,181 @@
+"""`zoo demo`: the whole pipeline on synthetic checkpoints, offline, with one progress display.
+
+The demo is a list of `Step`s run in order; each returns a one-line summary (or raises a `ZooError`,
+which stops the demo). A step whose stage is not installed yet reports "skipped". To add a stage,
+append a `Step` to `STEPS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError
+
+
+@dataclasses.dataclass
+class DemoContext:
+    directory: Path
+    workspace: Any = None
+    registry: Any = None
+    mirror: list[Any] = dataclasses.field(default_factory=list)
+    names: list[str] = dataclasses.field(default_factory=list)
+    pulled: list[Any] = dataclasses.field(default_factory=list)
+    reports: list[Any] = dataclasses.field(default_factory=list)
+    notify: Callable[[str], None] = lambda msg: None  # sub-step progress text
+
+
+@dataclasses.dataclass
+class StepResult:
+    step: str
+    status: str  # "done" | "skipped" | "failed"
+    detail: str
+    seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[DemoContext], str]
+
+
+class StageMissing(Exception):
+    """The stage a step needs is not available in this installation."""
+
+
+def _records(ctx: DemoContext, kinds: tuple[str, ...] | None = None) -> list[Any]:
+    recs = [ctx.registry.get(n) for n in ctx.names]
+    return [r for r in recs if kinds is None or r.format.kind in kinds]
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def step_mirror(ctx: DemoContext) -> str:
+    from zoo.demo.build import build_mirror, real_registry_path
+    from zoo.registry import load_registry
+
+    real = load_registry(real_registry_path())
+    ctx.mirror = build_mirror(ctx.directory / "mirror", real)
+    total = sum(m.size for m in ctx.mirror)
+    return f"{len(ctx.mirror)} synthetic object checkpoints ({total / 1e6:.1f} MB) in {ctx.directory / 'mirror'}"
+
+
+def step_workspace(ctx: DemoContext) -> str:
+    from zoo.demo.build import demo_variant_names, write_demo_registry
+    from zoo.registry import find_workspace, load_registry
+
+    path = write_demo_registry(ctx.directory, ctx.mirror)
+    ctx.workspace = find_workspace(ctx.directory)
+    ctx.registry = load_registry(path)
+    ctx.names = demo_variant_names(ctx.registry)
+    return f"{path} with {len(ctx.names)} variants"
+
+
+def step_pull(ctx: DemoContext) -> str:
+    from zoo.store.pull import pull_variants
+
+    def progress(variant: str, phase: str, done: int, total: int | None) -> None:
+        ctx.notify(f"{phase} {variant}")
+
+    roots = _records(ctx, ("safetensors-f32",))
+    ctx.pulled = pull_variants(ctx.workspace, ctx.registry, roots, progress=progress)
+    cached = sum(1 for o in ctx.pulled if o.fetch.cached)
+    return f"{len(ctx.pulled)} checkpoints fetched and checked ({cached} from cache), converted to safetensors"
+
+
+def step_quantize(ctx: DemoContext) -> str:
+    try:
+        from zoo.quant.pipeline import quantize_variant
+    except ImportError as exc:
+        raise StageMissing(str(exc)) from None
+    recs = _records(ctx, ("lq40", "ternary"))
+    for rec in recs:
+        ctx.notify(f"quantize {rec.name}")
+        quantize_variant(ctx.workspace, ctx.registry, rec)
+    return f"{len(recs)} quantized variants (LQ40, ternary)"
+
+
+def step_verify(ctx: DemoContext) -> str:
+    try:
+        from zoo.verify.run import verify_variant
+    except ImportError as exc:
+        raise StageMissing(str(exc)) from None
+    ctx.reports = []
+    for rec in _records(ctx):
+        ctx.notify(f"verify {rec.name}")
+        ctx.reports.append(verify_variant(ctx.workspace, ctx.registry, rec, build=True))
+    counts: dict[str, int] = {}
+    for r in ctx.reports:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+
+def step_cards(ctx: DemoContext) -> str:
+    try:
+        from zoo.cards import render_site, write_cards
+    except ImportError as exc:
+        raise StageMissing(str(exc)) from None
+    paths = write_cards(ctx.workspace, ctx.registry, list(ctx.names))
+    index = render_site(ctx.workspace, ctx.registry)
+    return f"{len(paths)} card files, site at {index}"
+
+
+def step_publish_dry_run(ctx: DemoContext) -> str:
+    try:
+        from zoo.publish import plan_publish  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise StageMissing(str(exc)) from None
+    plan = plan_publish(ctx.workspace, ctx.registry, list(ctx.names), dry_run=True)
+    return str(getattr(plan, "summary", plan))
+
+
+STEPS: list[Step] = [
+    Step("mirror", step_mirror),
+    Step("workspace", step_workspace),
+    Step("pull + convert", step_pull),
+    Step("quantize", step_quantize),
+    Step("verify", step_verify),
+    Step("cards", step_cards),
+    Step("publish --dry-run", step_publish_dry_run),
+]
+
+
+def run_demo(directory: Path, *, steps: list[Step] | None = None,
+             on_step: Callable[[str, str], None] | None = None,
+             notify: Callable[[str], None] | None = None) -> tuple[DemoContext, list[StepResult]]:
+    """Run the demo steps in order; stops at the first failing step (its error propagates)."""
+    ctx = DemoContext(directory=directory.resolve())
+    if notify is not None:
+        ctx.notify = notify
+    ctx.directory.mkdir(parents=True, exist_ok=True)
+    results: list[StepResult] = []
+    for step in steps or STEPS:
+        if on_step is not None:
+            on_step(step.name, "start")
+        t0 = time.perf_counter()
+        try:
+            detail = step.run(ctx)
+            status = "done"
+        except StageMissing as exc:
+            detail, status = f"stage not available ({exc})", "skipped"
+        except ZooError as exc:
+            results.append(StepResult(step.name, "failed", exc.render(), time.perf_counter() - t0))
+            if on_step is not None:
+                on_step(step.name, "failed")
+            raise DemoFailed(ctx, results, exc) from exc
+        results.append(StepResult(step.name, status, detail, time.perf_counter() - t0))
+        if on_step is not None:
+            on_step(step.name, status)
+    return ctx, results
+
+
+class DemoFailed(Exception):
+    def __init__(self, ctx: DemoContext, results: list[StepResult], error: ZooError) -> None:
+        super().__init__(error.render())
+        self.ctx = ctx
+        self.results = results
+        self.error = error
