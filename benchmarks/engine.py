@@ -3,7 +3,8 @@
 Usage: python benchmarks/engine.py [--threads N] [--repeats R] [--config vit|slim|hybrid|baseline]
 
 Both frameworks get the same thread count (set before numpy/torch are imported). Prints the
-ratio numpy/torch first (lower is better for numpy), then the medians, all from one run.
+ratio numpy/torch first (lower is better for numpy; wall-clock and CPU-time medians), then the
+medians themselves, all from one run with the two engines measured alternately.
 """
 
 from __future__ import annotations
@@ -17,19 +18,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def _paired_medians(a: Callable[[], object], b: Callable[[], object], repeats: int, warmup: int = 3) -> tuple[float, float]:
-    """Median ms of `a` and `b`, measured alternately so that load on the shared machine hits both alike."""
+def _paired_medians(
+    a: Callable[[], object], b: Callable[[], object], repeats: int, warmup: int = 3
+) -> tuple[float, float, float, float]:
+    """Median wall ms and median CPU ms of `a` and `b`, measured alternately so that load on the
+    shared machine hits both alike. CPU time (process_time) is the steadier figure when other
+    processes compete for the cores; with --threads 1 it is directly comparable."""
     for _ in range(warmup):
         a()
         b()
-    ta: list[float] = []
-    tb: list[float] = []
+    wall: tuple[list[float], list[float]] = ([], [])
+    cpu: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
-        for fn, times in ((a, ta), (b, tb)):
-            t0 = time.perf_counter()
+        for i, fn in enumerate((a, b)):
+            c0, t0 = time.process_time(), time.perf_counter()
             fn()
-            times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(ta), statistics.median(tb)
+            wall[i].append((time.perf_counter() - t0) * 1e3)
+            cpu[i].append((time.process_time() - c0) * 1e3)
+    med = statistics.median
+    return med(wall[0]), med(wall[1]), med(cpu[0]), med(cpu[1])
 
 
 def main() -> None:
@@ -74,11 +81,16 @@ def main() -> None:
         ),
     ]
     print(f"config={args.config} threads={args.threads} batch=1 repeats={args.repeats} (median ms)")
-    print(f"{'op':32s} {'numpy/torch':>11s} {'numpy ms':>9s} {'torch ms':>9s}")
+    print(
+        f"{'op':32s} {'ratio wall':>10s} {'ratio cpu':>9s} {'numpy ms':>9s} {'torch ms':>9s}"
+        f" {'numpy cpu':>9s} {'torch cpu':>9s}"
+    )
     with torch.inference_mode():
         for name, np_fn, torch_fn in rows:
-            t_np, t_torch = _paired_medians(np_fn, torch_fn, args.repeats)
-            print(f"{name:32s} {t_np / t_torch:11.2f} {t_np:9.2f} {t_torch:9.2f}")
+            w_np, w_t, c_np, c_t = _paired_medians(np_fn, torch_fn, args.repeats)
+            print(
+                f"{name:32s} {w_np / w_t:10.2f} {c_np / c_t:9.2f} {w_np:9.2f} {w_t:9.2f} {c_np:9.2f} {c_t:9.2f}"
+            )
 
 
 if __name__ == "__main__":
