@@ -1,12 +1,15 @@
 """`zoo verify --all` on the demo workspace: serial vs `--jobs 2`, and per-variant build vs inference.
 
-Usage: python benchmarks/verify.py [--workspace DIR] [--repeats R] [--jobs N]
+Usage: python benchmarks/verify.py [--workspace DIR | --synthetic] [--repeats R] [--jobs N]
 
 Without --workspace, a fresh demo workspace is made in a temp dir with an empty cache
 (`zoo demo`, timed: target < 60 s), then `zoo verify --all` runs on the built workspace
 (target < 20 s). Each configuration runs R times as a subprocess (the real CLI, imports
 included); the script prints the ratio serial/parallel first, then the medians, then the
 per-variant split of the first serial run (build / digest check / inference, seconds).
+`--synthetic` skips `zoo demo`: it copies the baseline family of the repository's registry.yaml
+into a temp workspace with seeded random baseline-sized f32 weights (converted files + golden),
+so the first verify run also quantizes every derived variant (the build share of the split).
 """
 
 from __future__ import annotations
@@ -42,18 +45,59 @@ def _verify(ws: Path, jobs: int, env: dict[str, str]) -> tuple[float, dict[str, 
     return wall, json.loads(proc.stdout)
 
 
+def _synthetic_workspace(ws: Path) -> None:
+    """Baseline family of the real registry, random f32 root weights; derived variants left to build."""
+    from ruamel.yaml import YAML
+
+    from zoo._io import atomic_write_bytes, atomic_write_text
+    from zoo.model.golden import golden_for_variant
+    from zoo.quant.synthetic import synthetic_weights
+    from zoo.registry import Workspace, architecture_to_config, load_registry
+    from zoo.store.manifest import update_manifest
+
+    yaml = YAML(typ="safe")
+    repo = Path(__file__).resolve().parent.parent
+    data = yaml.load((repo / "registry.yaml").read_text(encoding="utf-8"))
+    data["variants"] = {k: v for k, v in data["variants"].items() if k.startswith("baseline")}
+    ws.mkdir(parents=True, exist_ok=True)
+    with open(ws / "registry.yaml", "w", encoding="utf-8") as fh:
+        yaml.dump(data, fh)
+    workspace = Workspace(ws)
+    registry = load_registry(workspace.registry_path)
+    from safetensors.numpy import save
+
+    for rec in registry.variants.values():
+        if rec.format.kind != "safetensors-f32":
+            continue
+        cfg = architecture_to_config(rec.architecture)
+        weights = synthetic_weights(cfg, seed=1)
+        vdir = workspace.variant_dir(rec.name)
+        atomic_write_bytes(vdir / "lejepa_weights.safetensors", save({k: weights[k] for k in sorted(weights)}))
+        atomic_write_text(vdir / "config.json", cfg.to_json())
+        with update_manifest(vdir) as m:
+            m.record_artifact("lejepa_weights.safetensors", kind="safetensors")
+            m.record_artifact("config.json", kind="config")
+        golden_for_variant(workspace, registry, rec)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, help="an already built demo workspace (skips `zoo demo`)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--synthetic", action="store_true", help="baseline family with random weights, no `zoo demo`")
     parser.add_argument("--keep", action="store_true", help="keep the temp demo workspace")
     args = parser.parse_args()
 
     env = dict(os.environ)
     tmp: Path | None = None
     demo_s: float | None = None
-    if args.workspace is None:
+    if args.synthetic:
+        tmp = Path(tempfile.mkdtemp(prefix="zoo-verify-bench-"))
+        ws = tmp / "ws"
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        _synthetic_workspace(ws)
+    elif args.workspace is None:
         tmp = Path(tempfile.mkdtemp(prefix="zoo-verify-bench-"))
         env["XDG_CACHE_HOME"] = str(tmp / "cache")  # empty cache: the demo builds everything
         ws = tmp / "demo"

@@ -54,6 +54,15 @@ def _table(reports: list[VerifyReport], live: dict[str, str] | None = None, name
     return table
 
 
+def _pin_blas_threads() -> None:
+    """One BLAS thread unless the user set one: the engine's matmuls are small, and on a shared
+    2-core machine threaded BLAS spins against other processes (measured 5x slower serial runs,
+    see benchmarks/verify.py). Must run before numpy is imported; `--jobs N` scales instead."""
+    from zoo.verify.threads import pin_blas_threads
+
+    pin_blas_threads()
+
+
 @main.command("verify")
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Verify every variant in the registry.")
@@ -86,7 +95,10 @@ def verify_cmd(
     zoo verify NAME... | --all [--no-build] [--strict] [--jobs N] [--shard I/N] [--json]
     zoo verify --merge REPORT.json...
     Exit 0 all pass, 1 any fail, 2 bad usage/input, 3 remote error.
+    BLAS runs one thread per process unless OPENBLAS_NUM_THREADS/OMP_NUM_THREADS are set;
+    use --jobs to use more cores.
     """
+    _pin_blas_threads()
     if merge:
         if all_ or shard or no_build or jobs != 1:
             raise UsageError("--merge takes only report files (and --json/--strict)")

@@ -21,9 +21,9 @@ from zoo.errors import InputError, UsageError
 from zoo.registry.records import VariantRecord
 from zoo.registry.workspace import Workspace
 from zoo.verify.run import VerifyReport, verify_variant
+from zoo.verify.threads import THREAD_VARS, pin_blas_threads
 
 REPORT_SCHEMA = 1
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 Progress = Callable[[str, str], None]
 
@@ -61,8 +61,7 @@ def _levels(registry: Any, records: Sequence[VariantRecord]) -> list[list[Varian
 
 
 def _worker_init() -> None:
-    for var in _THREAD_VARS:
-        os.environ[var] = "1"
+    pin_blas_threads(force=True)
 
 
 def _verify_in_worker(root: str, name: str, build: bool, strict: bool) -> dict[str, Any]:
@@ -114,13 +113,12 @@ def run_many(
                 cur = registry.parent_of(cur)
                 needed.setdefault(cur.name, cur)
     results: dict[str, VerifyReport] = {}
-    saved = {var: os.environ.get(var) for var in _THREAD_VARS}
+    saved = {var: os.environ.get(var) for var in THREAD_VARS}
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     try:
-        for var in _THREAD_VARS:  # spawned workers read these when they import numpy
-            os.environ[var] = "1"
+        pin_blas_threads(force=True)  # spawned workers read these when they import numpy
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
             blocked: dict[str, str] = {}
             for level in _levels(registry, list(needed.values())):
