@@ -232,7 +232,9 @@ class _Storages:
 
     def ref(self, array: np.ndarray[Any, Any], parameter: bool) -> TensorRef:
         key = str(len(self.items))
-        arr = np.ascontiguousarray(array)
+        arr = np.asarray(array)  # (np.ascontiguousarray would turn a 0-d array into 1-d)
+        if not arr.flags.c_contiguous:
+            arr = arr.copy(order="C")
         if arr.dtype.name not in _STORAGE_NAMES:
             raise TypeError(f"unsupported dtype {arr.dtype}")
         if arr.dtype.byteorder == ">":
@@ -519,3 +521,18 @@ def vit_config_dict(arch: Any) -> dict[str, Any]:
 
 def bf16(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return a.astype(ml_dtypes.bfloat16)
+
+
+def write_synthetic_checkpoint(path: str | Path, arch: Any, seed: int = 0, *, kind: str = "object") -> Path:
+    """One call for `zoo demo` / benchmarks: seeded weights for `arch` in the given crucible layout.
+
+    kind: "object" (`<name>_object.ckpt`), "lightning" (`<name>_weights.ckpt`) or "state_dict" (`weights.pt`).
+    """
+    sd = synthetic_state_dict(arch, seed)
+    if kind == "object":
+        return write_object_checkpoint(path, sd, config=vit_config_dict(arch))
+    if kind == "lightning":
+        return write_lightning_checkpoint(path, sd, hyper_parameters={"seed": seed})
+    if kind == "state_dict":
+        return write_state_dict(path, sd)
+    raise ValueError(f"unknown checkpoint kind {kind!r} (object | lightning | state_dict)")
