@@ -45,6 +45,18 @@ def test_compare_lists_every_metric() -> None:
     assert "latent_norm_drift" in m
 
 
+def test_diff_needs_same_latent_dim() -> None:
+    from zoo.errors import InputError
+    from zoo.verify.metrics import diff_outputs
+
+    a = {"outputs.latent": np.ones(8), "outputs.rollout": np.ones((20, 8))}
+    b = {"outputs.latent": np.ones(4), "outputs.rollout": np.ones((20, 4))}
+    with pytest.raises(InputError, match="latent dim 8 differs"):
+        diff_outputs(a, b, source_a="a", source_b="b")
+    same = diff_outputs(a, a, source_a="a", source_b="a")
+    assert same["diagonal"]["step20"] == pytest.approx(1.0) and same["drift"]["a"] == pytest.approx(0.0)
+
+
 def test_pass_pending_and_fail_named(ws: tuple[Any, Any]) -> None:
     workspace, registry = ws
     root = verify_variant(workspace, registry, registry.get("tiny_f32"))

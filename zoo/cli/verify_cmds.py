@@ -28,8 +28,9 @@ def _table(reports: list[VerifyReport], live: dict[str, str] | None = None, name
     from rich.table import Table
 
     table = Table(title="zoo verify", show_lines=False)
-    for col in ("variant", "kind", "status", "gate", "measured", "threshold", "margin", "time", "reason"):
-        table.add_column(col, overflow="fold")
+    for col in ("variant", "kind", "status", "gate", "measured", "threshold", "margin", "time"):
+        table.add_column(col, no_wrap=True, justify="right" if col in ("measured", "threshold", "margin", "time") else "left")
+    table.add_column("reason", overflow="fold", ratio=1)
     done = {r.variant: r for r in reports}
     for name in names or [r.variant for r in reports]:
         r = done.get(name)
@@ -190,17 +191,17 @@ def diff_cmd(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
     ctx_app = app(ctx)
     workspace, registry = ctx_app.workspace(), ctx_app.registry()
     rec_a, rec_b = registry.get(a), registry.get(b)
+    if rec_a.architecture.latent_dim != rec_b.architecture.latent_dim:
+        raise UsageError(
+            f"{a} has latent dim {rec_a.architecture.latent_dim}, {b} has {rec_b.architecture.latent_dim}",
+            hint="zoo diff compares variants with the same latent size (e.g. slim_192d vs baseline)",
+        )
     paths = []
     for rec in (rec_a, rec_b):
         path = workspace.variant_dir(rec.name) / GOLDEN_FILE
         if not path.is_file():
             raise UsageError(f"{path}: no golden file for {rec.name}", hint=f"run `zoo verify {rec.name}` first")
         paths.append(path)
-    if rec_a.architecture.latent_dim != rec_b.architecture.latent_dim:
-        raise UsageError(
-            f"{a} has latent dim {rec_a.architecture.latent_dim}, {b} has {rec_b.architecture.latent_dim}",
-            hint="zoo diff compares variants with the same latent size (e.g. slim_192d vs baseline)",
-        )
     ga, gb = read_golden(paths[0]), read_golden(paths[1])
     result = diff_outputs(ga, gb, source_a=str(paths[0]), source_b=str(paths[1]))
     same_inputs = all(
