@@ -99,17 +99,11 @@ def main() -> None:
         _synthetic_workspace(ws)
     elif args.workspace is None:
         tmp = Path(tempfile.mkdtemp(prefix="zoo-verify-bench-"))
-        env["XDG_CACHE_HOME"] = str(tmp / "cache")  # empty cache: the demo builds everything
+        env["ZOO_CACHE"] = str(tmp / "cache")  # empty cache: the demo builds everything
         ws = tmp / "demo"
-        ws.mkdir()
-        demo_s, proc = _run([*_zoo(), "demo"], cwd=ws, env=env)
-        if proc.returncode != 0:
+        demo_s, proc = _run([*_zoo(), "demo", str(ws)], cwd=tmp, env=env)
+        if proc.returncode not in (0, 1) or not (ws / "registry.yaml").is_file():
             sys.exit(f"zoo demo failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-        if not (ws / "registry.yaml").is_file():  # the demo may create its workspace in a subdirectory
-            found = sorted(ws.rglob("registry.yaml"))
-            if not found:
-                sys.exit(f"zoo demo made no workspace under {ws}")
-            ws = found[0].parent
     else:
         ws = args.workspace.resolve()
 
