@@ -1,3 +1,109 @@
-"""`zoo` commands of the publish stage (attached to the main group on import)."""
+"""`zoo publish` (attached to the main group on import; heavy imports inside the body)."""
 
 from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import click
+
+from zoo.cli._app import app, console, emit_json, json_option, main
+
+if TYPE_CHECKING:
+    from zoo.publish.push import PublishResult
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n} B"  # pragma: no cover
+
+
+def render_result(result: PublishResult) -> None:
+    """Rich tables on stderr: the variants' gate, then each repository's adds/updates/deletes."""
+    from rich.table import Table
+
+    con = console()
+    gate = Table(title="verification gate")
+    for col in ("variant", "state", "gate", "reason"):
+        gate.add_column(col, overflow="fold")
+    style = {"pass": "green", "pending": "yellow", "fail": "red", "stale": "red", "missing": "red"}
+    for c in result.checks.values():
+        measured = f"{c.metric}={c.measured:.4f}" if c.metric and c.measured is not None else "-"
+        gate.add_row(c.name, f"[{style.get(c.state, 'white')}]{c.state}[/]", measured, "; ".join(c.reasons))
+    con.print(gate)
+    for rr in result.repos:
+        p = rr.plan
+        title = f"{'plan' if result.dry_run else 'published'}: {p.repo_id}"
+        if not rr.remote_consulted:
+            title += " (offline: compared with an empty repository)"
+        elif not rr.exists:
+            title += " (new repository)"
+        table = Table(title=title)
+        for col in ("action", "path", "size"):
+            table.add_column(col, overflow="fold")
+        for f in p.adds:
+            table.add_row("[green]add[/]", f.path, _size(f.size))
+        for f in p.updates:
+            table.add_row("[yellow]update[/]", f.path, _size(f.size))
+        for path in p.deletes:
+            table.add_row("[red]delete[/]", path, "")
+        for path in p.extra:
+            table.add_row("[dim]keep (remote only; --prune deletes)[/]", path, "")
+        if table.row_count:
+            con.print(table)
+        line = (f"{len(p.adds)} add, {len(p.updates)} update, {len(p.deletes)} delete, "
+                f"{len(p.unchanged)} unchanged, {_size(p.bytes)} to upload")
+        if not result.dry_run:
+            line += f"; commit {rr.commit[:12]}" if rr.commit else "; nothing changed, no commit"
+            if rr.tag_created:
+                line += f"; tagged {result.tag}"
+        con.print(line)
+    if result.dry_run and result.refused:
+        names = ", ".join(c.name for c in result.refused)
+        con.print(f"[red]would refuse[/] {names} (verification missing, failed or stale)"
+                  + (f"; forced: {result.force}" if result.force else ""))
+
+
+@main.command("publish")
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Publish every variant in the registry.")
+@click.option("--repo", default=None, metavar="ID", help="Hub repository (default: collection.hub_repo).")
+@click.option("--tag", default=None, metavar="TAG", help="Create this release tag on the final commit.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (adds, updates, deletes, bytes); write nothing.")
+@click.option("--prune", is_flag=True, help="Delete remote files of the published variants that are not local.")
+@click.option("--force", default=None, metavar="REASON",
+              help="Publish variants whose verification is missing/failed/stale; REASON goes into the commit.")
+@click.option("--per-variant-repos", is_flag=True,
+              help="One repository per variant, named <repo>-<name>, instead of one folder per variant.")
+@json_option
+@click.pass_context
+def publish_cmd(
+    ctx: click.Context,
+    names: tuple[str, ...],
+    all_: bool,
+    repo: str | None,
+    tag: str | None,
+    dry_run: bool,
+    prune: bool,
+    force: str | None,
+    per_variant_repos: bool,
+    as_json: bool,
+) -> None:
+    """Push verified variants, their cards and the collection card to the Hugging Face Hub.
+
+    Default NAMEs: every variant that has a verify.json. Needs HF_TOKEN (except --dry-run).
+    Idempotent: only files whose digest differs from the Hub's are committed, in one commit.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from zoo.publish.push import publish_workspace
+
+    a = app(ctx)
+    result = publish_workspace(a.workspace(), a.registry(), names, all_=all_, repo=repo, tag=tag, dry_run=dry_run,
+                               prune=prune, force=force, per_variant_repos=per_variant_repos)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        render_result(result)

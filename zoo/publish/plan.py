@@ -1,0 +1,289 @@
+"""The publish plan: which files go where on the Hub, and what changed since the last publish.
+
+Layout (DESIGN decision 7, the original collection's): one folder per variant in the collection
+repository, and the collection card as the root README:
+
+    README.md                               <- cards/README.md
+    <name>/README.md                        <- cards/<name>/README.md (the variant card)
+    <name>/config.json                      <- variants/<name>/config.json
+    <name>/lejepa_weights.safetensors       (f32 variants)
+    <name>/model.lq40                       (LQ40 variants)
+    <name>/ternary.safetensors              (ternary variant)
+    <name>/targets/<T>/...                  (build artifacts recorded in the manifest)
+    <name>/verify.json, <name>/manifest.json
+
+With per-variant repositories (`--per-variant-repos`) the variant folder becomes the root of the
+repository `<hub_repo>-<name>` (e.g. `org/lewm` + `slim_96d` -> `org/lewm-slim_96d`) and there is no
+collection README.
+
+`plan()` is pure: it compares the local files with the remote listing it is given (the Hub's
+`lfs.sha256` for LFS files, the git blob sha1 for regular files) and never talks to the network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from zoo.errors import InputError
+from zoo.registry.loader import Registry
+from zoo.registry.workspace import Workspace
+
+CARD_FILE = "README.md"
+VERIFY_FILE = "verify.json"
+MANIFEST_FILE = "manifest.json"
+PROTECTED = frozenset({".gitattributes"})  # never deleted, even with --prune
+# manifest artifact kinds (and file names) that are published; checkpoints and golden files stay local
+PUBLISHED_KINDS = frozenset({"safetensors", "config", "lq40", "ternary"})
+PUBLISHED_NAMES = frozenset({"config.json", "lejepa_weights.safetensors", "ternary.safetensors"})
+Layout = Literal["collection", "per-variant"]
+Action = Literal["add", "update", "unchanged"]
+_CHUNK = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalDigest:
+    size: int
+    sha256: str
+    git_sha1: str  # git blob id of the bytes: sha1(b"blob <len>\0" + data)
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteFile:
+    """What the Hub reports for one path (`RepoFile`): size, git blob id, sha256 for LFS files."""
+
+    path: str
+    size: int
+    blob_id: str | None
+    lfs_sha256: str | None = None
+
+    def matches(self, local: LocalDigest) -> bool:
+        if self.lfs_sha256:
+            return self.lfs_sha256 == local.sha256
+        return self.blob_id == local.git_sha1
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedFile:
+    path: str  # path inside the repository (posix)
+    local: Path
+    size: int
+    sha256: str
+    action: Action
+    variant: str | None  # None for collection-level files (the root README)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "sha256": self.sha256, "action": self.action,
+                "variant": self.variant}
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """One repository's diff between the local workspace and the Hub."""
+
+    repo_id: str
+    variants: tuple[str, ...]
+    files: tuple[PlannedFile, ...]  # every local file, sorted by path
+    deletes: tuple[str, ...]  # remote paths to delete (only with prune)
+    extra: tuple[str, ...]  # remote paths inside the published scope that are not local (kept without prune)
+    head: str | None = None  # the remote head commit the plan was computed against (None: no repo yet)
+    prune: bool = False
+
+    @property
+    def adds(self) -> list[PlannedFile]:
+        return [f for f in self.files if f.action == "add"]
+
+    @property
+    def updates(self) -> list[PlannedFile]:
+        return [f for f in self.files if f.action == "update"]
+
+    @property
+    def unchanged(self) -> list[PlannedFile]:
+        return [f for f in self.files if f.action == "unchanged"]
+
+    @property
+    def uploads(self) -> list[PlannedFile]:
+        return [f for f in self.files if f.action != "unchanged"]
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.uploads)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.uploads or self.deletes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repo_id": self.repo_id,
+            "head": self.head,
+            "variants": list(self.variants),
+            "adds": [f.to_json() for f in self.adds],
+            "updates": [f.to_json() for f in self.updates],
+            "deletes": list(self.deletes),
+            "kept_remote_only": list(self.extra),
+            "unchanged": len(self.unchanged),
+            "bytes": self.bytes,
+            "prune": self.prune,
+        }
+
+
+def file_digest(path: Path) -> LocalDigest:
+    """sha256 and git blob sha1 in one streaming pass."""
+    size = path.stat().st_size
+    sha = hashlib.sha256()
+    git = hashlib.sha1(b"blob %d\x00" % size)
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            sha.update(chunk)
+            git.update(chunk)
+    return LocalDigest(size, sha.hexdigest(), git.hexdigest())
+
+
+def git_blob_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+
+
+def remote_files_from_hub(entries: Iterable[Any]) -> dict[str, RemoteFile]:
+    """`RepoFile` entries of `list_repo_tree` / `get_paths_info` -> {path: RemoteFile} (folders dropped)."""
+    out: dict[str, RemoteFile] = {}
+    for e in entries:
+        if not hasattr(e, "blob_id"):  # RepoFolder
+            continue
+        lfs = getattr(e, "lfs", None)
+        sha = getattr(lfs, "sha256", None) if lfs is not None else None
+        out[e.path] = RemoteFile(e.path, int(getattr(e, "size", 0) or 0), e.blob_id, sha)
+    return out
+
+
+def variant_repo_id(hub_repo: str, name: str) -> str:
+    """Per-variant repository naming: `<hub_repo>-<name>` (`org/lewm` + `tiny` -> `org/lewm-tiny`)."""
+    return f"{hub_repo}-{name}"
+
+
+def variant_files(workspace: Workspace, name: str) -> dict[str, Path]:
+    """Files of one variant to publish: {path relative to the variant folder: local path}.
+
+    Artifacts come from the variant's manifest (what the zoo built and recorded), the card from
+    `cards/<name>/README.md`. Missing files are an InputError naming the file and the command that makes it.
+    """
+    import json
+
+    vdir = workspace.variant_dir(name)
+    manifest_path = vdir / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise InputError(f"{manifest_path}: missing", hint=f"build the variant first (`zoo verify {name}`)")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{manifest_path}: not valid JSON ({exc})", hint="delete it and rebuild the variant") from exc
+    if not isinstance(manifest, dict):
+        raise InputError(f"{manifest_path}: top level must be a JSON object", hint="delete it and rebuild the variant")
+    files: dict[str, Path] = {}
+    artifacts = manifest.get("artifacts") or {}
+    if not isinstance(artifacts, dict):
+        raise InputError(f"{manifest_path}: field 'artifacts' must be an object", hint="rebuild the variant")
+    for rel, rec in artifacts.items():
+        kind = rec.get("kind") if isinstance(rec, dict) else None
+        if kind in PUBLISHED_KINDS or rel in PUBLISHED_NAMES or str(rel).endswith(".lq40"):
+            files[str(rel)] = vdir / str(rel)
+    targets = manifest.get("targets") or {}
+    if not isinstance(targets, dict):
+        raise InputError(f"{manifest_path}: field 'targets' must be an object", hint="rebuild the variant")
+    for tname, section in targets.items():
+        arts = section.get("artifacts") if isinstance(section, dict) else None
+        if not isinstance(arts, dict):
+            continue
+        for rel in arts:
+            files[str(rel)] = vdir / str(rel)
+    for rel, path in files.items():
+        _check_relpath(manifest_path, rel)
+        if not path.is_file():
+            raise InputError(f"{manifest_path}: artifact {rel!r} is recorded but {path} is missing",
+                             hint=f"rebuild it (`zoo verify {name}` / `zoo build {name}`)")
+    files[MANIFEST_FILE] = manifest_path
+    verify = vdir / VERIFY_FILE
+    if verify.is_file():
+        files[VERIFY_FILE] = verify
+    card = workspace.cards_dir / name / CARD_FILE
+    if not card.is_file():
+        raise InputError(f"{card}: variant card missing", hint=f"render it with `zoo card {name}`")
+    files[CARD_FILE] = card
+    return files
+
+
+def _check_relpath(manifest_path: Path, rel: str) -> None:
+    parts = rel.split("/")
+    if rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+        raise InputError(f"{manifest_path}: artifact path {rel!r} is not a plain relative path",
+                         hint="rebuild the variant")
+
+
+def local_layout(workspace: Workspace, names: Iterable[str], layout: Layout = "collection") -> dict[str, tuple[Path, str | None]]:
+    """{path in repo: (local file, variant or None)} for the collection layout (or one variant's repo)."""
+    names = list(names)
+    out: dict[str, tuple[Path, str | None]] = {}
+    if layout == "per-variant":
+        if len(names) != 1:
+            raise InputError("per-variant layout takes exactly one variant per repository")
+        for rel, path in variant_files(workspace, names[0]).items():
+            out[rel] = (path, names[0])
+        return out
+    for name in names:
+        for rel, path in variant_files(workspace, name).items():
+            out[f"{name}/{rel}"] = (path, name)
+    root_card = workspace.cards_dir / CARD_FILE
+    if not root_card.is_file():
+        raise InputError(f"{root_card}: collection card missing", hint="render the cards with `zoo card --all`")
+    out[CARD_FILE] = (root_card, None)
+    return out
+
+
+def plan(
+    workspace: Workspace,
+    registry: Registry | None,
+    names: Iterable[str],
+    remote_files: Mapping[str, RemoteFile],
+    *,
+    repo_id: str | None = None,
+    head: str | None = None,
+    prune: bool = False,
+    layout: Layout = "collection",
+    digests: dict[Path, LocalDigest] | None = None,
+) -> Plan:
+    """Compare the local layout of `names` with `remote_files`; deterministic (sorted by path).
+
+    Deletions are limited to the published scope: files inside the published variants' folders and
+    root files (collection layout), or the whole repository (per-variant layout), never `.gitattributes`.
+    `digests` is an optional cache {local path: LocalDigest} shared between calls.
+    """
+    names = list(names)
+    if repo_id is None:
+        if registry is None:
+            raise InputError("plan() needs a repo_id or a registry with collection.hub_repo")
+        repo_id = registry.collection.hub_repo
+    cache = digests if digests is not None else {}
+    planned: list[PlannedFile] = []
+    for rpath, (local, variant) in sorted(local_layout(workspace, names, layout).items()):
+        digest = cache.get(local)
+        if digest is None:
+            digest = cache[local] = file_digest(local)
+        remote = remote_files.get(rpath)
+        action: Action = "add" if remote is None else ("unchanged" if remote.matches(digest) else "update")
+        planned.append(PlannedFile(rpath, local, digest.size, digest.sha256, action, variant))
+    local_paths = {f.path for f in planned}
+    scope = tuple(f"{n}/" for n in names)
+
+    def in_scope(path: str) -> bool:
+        if path in PROTECTED:
+            return False
+        if layout == "per-variant":
+            return True
+        return "/" not in path or path.startswith(scope)
+
+    extra = tuple(sorted(p for p in remote_files if p not in local_paths and in_scope(p)))
+    return Plan(repo_id, tuple(names), tuple(planned), extra if prune else (), () if prune else extra,
+                head, prune)

@@ -1,0 +1,356 @@
+"""Publish verified variants to the Hugging Face Hub: plan, one commit per run, then the release tag.
+
+Only `huggingface_hub` talks to the Hub (no hand-written HTTP). One run per repository:
+
+1. read the head commit (`repo_info`), the tree at that commit (`list_repo_tree(recursive, expand)`)
+   and the tags (`list_repo_refs`);
+2. `plan()` against that listing (sha256 for LFS files, git blob sha1 for regular files);
+3. `create_repo(exist_ok=True)` when the repository does not exist yet;
+4. one `create_commit` with the adds/updates (and deletes with `prune`), `parent_commit` = the head
+   read in step 1, so a concurrent change is refused by the Hub instead of being overwritten;
+5. `create_tag(tag, revision=<the new commit>)`.
+
+Nothing changed -> no commit and 0 bytes (the tag is still created when it is missing). Uploaded LFS
+objects survive a failed commit on the Hub, so re-running after an interruption completes the publish.
+Variants whose verification is missing, failed or stale are refused (exit 1) unless forced with a reason.
+HF_TOKEN is read from the environment only and never printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from zoo import __version__
+from zoo.errors import CredentialsError, RemoteError, UsageError, VerificationError
+from zoo.publish.plan import (
+    LocalDigest,
+    Plan,
+    RemoteFile,
+    plan,
+    remote_files_from_hub,
+    variant_repo_id,
+)
+from zoo.registry.loader import Registry
+from zoo.registry.workspace import Workspace
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
+REFUSED_STATES = ("missing", "fail", "stale")
+_SUMMARY_MAX = 300  # characters of the commit title; details go to the description
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantCheck:
+    """A variant's publish gate: its verification state and why it would be refused."""
+
+    name: str
+    state: str  # verification_state(): missing | pass | fail | pending | stale
+    reasons: tuple[str, ...] = ()
+    metric: str | None = None
+    measured: float | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.state in REFUSED_STATES
+
+    def summary(self) -> str:
+        if self.metric and isinstance(self.measured, (int, float)):
+            return f"{self.state} {self.metric}={self.measured:.4f}"
+        return self.state
+
+    def to_json(self) -> dict[str, Any]:
+        return {"state": self.state, "refused": self.refused, "reasons": list(self.reasons),
+                "metric": self.metric, "measured": self.measured}
+
+
+@dataclasses.dataclass
+class RepoResult:
+    plan: Plan
+    exists: bool  # the repository existed when planning
+    tags: dict[str, str]  # tag -> commit oid, as read when planning
+    remote_consulted: bool = True
+    commit: str | None = None  # the new commit oid (None: no commit made)
+    tag_created: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.plan.to_json(), "exists": self.exists, "remote_consulted": self.remote_consulted,
+                "commit": self.commit, "tag_created": self.tag_created}
+
+
+@dataclasses.dataclass
+class PublishResult:
+    repos: list[RepoResult]
+    checks: dict[str, VariantCheck]
+    dry_run: bool
+    tag: str | None = None
+    force: str | None = None
+
+    @property
+    def refused(self) -> list[VariantCheck]:
+        return [c for c in self.checks.values() if c.refused]
+
+    @property
+    def bytes(self) -> int:
+        return sum(r.plan.bytes for r in self.repos)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "tag": self.tag,
+            "force": self.force,
+            "bytes": self.bytes,
+            "variants": {n: c.to_json() for n, c in self.checks.items()},
+            "repos": [r.to_json() for r in self.repos],
+        }
+
+
+# ---------------------------------------------------------------------------------------------- checks
+def check_variant(workspace: Workspace, name: str) -> VariantCheck:
+    """The verification gate of one variant (verify.json state + manifest digests still matching)."""
+    import json
+
+    from zoo.verify.state import read_verify_json, stale_reasons, verification_state
+
+    state = verification_state(workspace, name)
+    data = read_verify_json(workspace, name) or {}
+    reasons: list[str] = []
+    if state == "missing":
+        reasons.append(f"{workspace.variant_dir(name) / 'verify.json'} is missing (never verified)")
+    elif state == "stale":
+        reasons.extend(stale_reasons(workspace, name, data) or ["verify.json is unreadable or from another schema"])
+    elif state == "fail":
+        reasons.append("verification failed")
+    # the manifest's digests must still match the files that would be published
+    manifest = workspace.variant_dir(name) / "manifest.json"
+    if manifest.is_file():
+        from zoo._io import sha256_file
+
+        try:
+            records = json.loads(manifest.read_text(encoding="utf-8")).get("artifacts") or {}
+        except (ValueError, AttributeError):
+            records = {}
+        for rel, rec in sorted(records.items()) if isinstance(records, dict) else []:
+            path = workspace.variant_dir(name) / rel
+            if isinstance(rec, dict) and path.is_file() and rec.get("sha256") and sha256_file(path) != rec["sha256"]:
+                reasons.append(f"{rel} changed since it was recorded in manifest.json")
+                if state not in ("fail", "missing"):
+                    state = "stale"
+    gate = data.get("gate") if isinstance(data.get("gate"), dict) else {}
+    measured = gate.get("measured")
+    return VariantCheck(name, state, tuple(reasons), gate.get("metric"),
+                        float(measured) if isinstance(measured, (int, float)) else None)
+
+
+def default_names(workspace: Workspace, registry: Registry) -> list[str]:
+    """Variants that have a verify.json, in registry order."""
+    return [n for n in registry.variants if (workspace.variant_dir(n) / "verify.json").is_file()]
+
+
+def select_names(workspace: Workspace, registry: Registry, names: Iterable[str], all_: bool) -> list[str]:
+    names = list(names)
+    if names or all_:
+        return [r.name for r in registry.select(names, all_)]
+    chosen = default_names(workspace, registry)
+    if not chosen:
+        raise UsageError("no variant has a verify.json yet", hint="run `zoo verify --all` first, or name variants")
+    return chosen
+
+
+def commit_message(checks: list[VariantCheck], force: str | None) -> tuple[str, str]:
+    """(title, description): the variants and their verify results, and the --force reason if any."""
+    title = "zoo publish: " + ", ".join(f"{c.name} ({c.summary()})" for c in checks)
+    if len(title) > _SUMMARY_MAX:
+        title = f"zoo publish: {len(checks)} variants ({', '.join(c.name for c in checks)})"
+        if len(title) > _SUMMARY_MAX:
+            title = f"zoo publish: {len(checks)} variants"
+    lines = [f"- {c.name}: verify {c.summary()}" + (f" ({'; '.join(c.reasons)})" if c.reasons else "")
+             for c in checks]
+    if force:
+        lines.append(f"\nForced publish: {force}")
+    lines.append(f"\nPublished by lewm-zoo {__version__}.")
+    return title, "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- remote
+def _offline() -> bool:
+    truthy = ("1", "true", "yes", "on")
+    return any(os.environ.get(v, "").strip().lower() in truthy for v in ("ZOO_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def hub_api(token: str | None) -> HfApi:
+    """An HfApi for HF_ENDPOINT (read now, not at import) with the env token or none at all."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import disable_progress_bars
+
+    disable_progress_bars()
+    endpoint = os.environ.get("HF_ENDPOINT") or None
+    # token=False: never fall back to a token stored on disk (secrets come from the environment only)
+    return HfApi(endpoint=endpoint, token=token if token else False, library_name="lewm-zoo",
+                 library_version=__version__)
+
+
+@contextlib.contextmanager
+def remote_errors(repo_id: str, what: str) -> Iterator[None]:
+    """Hub/HTTP failures -> RemoteError (exit 3) with the service's own message."""
+    import httpx
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        yield
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if getattr(exc, "response", None) is not None else None
+        msg = (exc.server_message or str(exc).splitlines()[0]).strip().replace("\n", " ")
+        if status == 412 or "commit has happened since" in msg.lower():
+            raise RemoteError(f"{repo_id}: {what}: the repository changed since the plan was made ({msg})",
+                              hint="someone else committed concurrently; re-run `zoo publish` to re-plan") from None
+        hint = "check HF_TOKEN has write access" if status in (401, 403) else "re-run `zoo publish` to complete it"
+        raise RemoteError(f"{repo_id}: {what} failed: HTTP {status}: {msg}", hint=hint) from None
+    except (httpx.HTTPError, OSError) as exc:
+        endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+        raise RemoteError(f"{repo_id}: {what} failed: cannot reach {endpoint} ({type(exc).__name__}: {exc})",
+                          hint="check the network / HF_ENDPOINT, then re-run") from None
+    except ValueError as exc:  # client-side refusals (e.g. invalid card metadata) carry the Hub's reason
+        raise RemoteError(f"{repo_id}: {what} refused: {str(exc).splitlines()[0]}",
+                          hint="fix the reported file and re-run") from None
+
+
+def read_remote(api: HfApi, repo_id: str) -> tuple[str | None, dict[str, RemoteFile], dict[str, str]]:
+    """(head commit or None if the repo does not exist, files at that head, tags -> commit)."""
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    with remote_errors(repo_id, "reading the repository"):
+        try:
+            info = api.repo_info(repo_id)
+        except RepositoryNotFoundError:
+            return None, {}, {}
+        head = str(info.sha)
+        files = remote_files_from_hub(api.list_repo_tree(repo_id, recursive=True, expand=True, revision=head))
+        refs = api.list_repo_refs(repo_id)
+        tags = {t.name: t.target_commit for t in refs.tags}
+    return head, files, tags
+
+
+# ---------------------------------------------------------------------------------------------- entry points
+def _targets(registry: Registry, names: list[str], repo: str | None, per_variant: bool) -> list[tuple[str, list[str]]]:
+    base = repo or registry.collection.hub_repo
+    if per_variant:
+        return [(variant_repo_id(base, n), [n]) for n in names]
+    return [(base, names)]
+
+
+def plan_for_workspace(
+    workspace: Workspace,
+    registry: Registry,
+    names: Iterable[str] = (),
+    *,
+    all_: bool = False,
+    repo: str | None = None,
+    prune: bool = False,
+    per_variant_repos: bool = False,
+    offline: bool | None = None,
+    force: str | None = None,
+    tag: str | None = None,
+) -> PublishResult:
+    """The dry-run: gate checks + the plan of every target repository; never writes anything.
+
+    `offline=True` (or ZOO_OFFLINE / HF_HUB_OFFLINE set) plans against an empty remote without any
+    request (what `zoo demo` shows); otherwise the Hub is read anonymously unless HF_TOKEN is set.
+    """
+    chosen = select_names(workspace, registry, names, all_)
+    checks = {n: check_variant(workspace, n) for n in chosen}
+    offline = _offline() if offline is None else offline
+    api = None if offline else hub_api(os.environ.get("HF_TOKEN"))
+    digests: dict[Any, LocalDigest] = {}
+    results = []
+    layout = "per-variant" if per_variant_repos else "collection"
+    for repo_id, repo_names in _targets(registry, chosen, repo, per_variant_repos):
+        head, files, tags = (None, {}, {}) if api is None else read_remote(api, repo_id)
+        p = plan(workspace, registry, repo_names, files, repo_id=repo_id, head=head, prune=prune,
+                 layout=layout, digests=digests)
+        results.append(RepoResult(p, head is not None, tags, remote_consulted=api is not None))
+    return PublishResult(results, checks, dry_run=True, tag=tag, force=force)
+
+
+def publish_workspace(
+    workspace: Workspace,
+    registry: Registry,
+    names: Iterable[str] = (),
+    *,
+    all_: bool = False,
+    repo: str | None = None,
+    tag: str | None = None,
+    dry_run: bool = False,
+    prune: bool = False,
+    force: str | None = None,
+    per_variant_repos: bool = False,
+) -> PublishResult:
+    """`zoo publish`: refuse unverified variants, then commit each repository's plan and tag it."""
+    if force is not None and not force.strip():
+        raise UsageError("--force needs a reason", hint='e.g. --force "pending measurement, published for review"')
+    token = os.environ.get("HF_TOKEN") or None
+    if dry_run:
+        return plan_for_workspace(workspace, registry, names, all_=all_, repo=repo, prune=prune,
+                                  per_variant_repos=per_variant_repos, force=force, tag=tag)
+    if token is None:
+        raise CredentialsError("HF_TOKEN is not set; publishing needs a Hugging Face write token",
+                               hint="export HF_TOKEN=<token with write access> (or use --dry-run)")
+    if _offline():
+        raise UsageError("cannot publish while offline (ZOO_OFFLINE / HF_HUB_OFFLINE is set)",
+                         hint="unset it, or use --dry-run")
+    chosen = select_names(workspace, registry, names, all_)
+    checks = {n: check_variant(workspace, n) for n in chosen}
+    refused = [c for c in checks.values() if c.refused]
+    if refused and force is None:
+        detail = "; ".join(f"{c.name}: {c.state} ({', '.join(c.reasons) or c.state})" for c in refused)
+        raise VerificationError(f"refusing to publish unverified variant(s): {detail}",
+                                hint="run `zoo verify NAME` (or pass --force REASON to publish anyway)")
+    api = hub_api(token)
+    result = PublishResult([], checks, dry_run=False, tag=tag, force=force)
+    digests: dict[Any, LocalDigest] = {}
+    layout = "per-variant" if per_variant_repos else "collection"
+    # plan everything (and check tags) before the first write
+    staged = []
+    for repo_id, repo_names in _targets(registry, chosen, repo, per_variant_repos):
+        head, files, tags = read_remote(api, repo_id)
+        p = plan(workspace, registry, repo_names, files, repo_id=repo_id, head=head, prune=prune,
+                 layout=layout, digests=digests)
+        if tag and tag in tags and (p.changed or tags[tag] != head):
+            raise UsageError(f"{repo_id}: tag {tag!r} already exists at commit {tags[tag][:12]}",
+                             hint="release under a new tag (tags are never moved)")
+        staged.append(RepoResult(p, head is not None, tags))
+    for rr in staged:
+        _push_one(api, rr, [checks[n] for n in rr.plan.variants], tag, force)
+        result.repos.append(rr)
+    return result
+
+
+def _push_one(api: HfApi, rr: RepoResult, checks: list[VariantCheck], tag: str | None, force: str | None) -> None:
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    p = rr.plan
+    head = p.head
+    if head is None:
+        with remote_errors(p.repo_id, "creating the repository"):
+            api.create_repo(p.repo_id, exist_ok=True)
+            head = str(api.repo_info(p.repo_id).sha)
+    new_head = head
+    if p.changed:
+        ops: list[Any] = [CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(f.local)) for f in p.uploads]
+        ops += [CommitOperationDelete(path_in_repo=path) for path in p.deletes]
+        title, description = commit_message(checks, force)
+        with remote_errors(p.repo_id, "committing"):
+            info = api.create_commit(p.repo_id, ops, commit_message=title, commit_description=description,
+                                     parent_commit=head)
+        new_head = str(info.oid)
+        rr.commit = new_head
+    if tag and rr.tags.get(tag) != new_head:
+        with remote_errors(p.repo_id, f"creating tag {tag}"):
+            api.create_tag(p.repo_id, tag=tag, revision=new_head, tag_message=f"lewm-zoo release {tag}")
+        rr.tag_created = True
+
