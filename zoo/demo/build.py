@@ -58,8 +58,14 @@ def artifact_name(root: str) -> str:
 
 
 def build_mirror(mirror_dir: Path, registry: Any) -> list[MirrorEntry]:
-    """Write one synthetic object checkpoint per demo root (skipped when already byte-identical)."""
-    from zoo.convert.synthetic import synthetic_state_dict, vit_config_dict, write_object_checkpoint
+    """Write one synthetic object checkpoint per demo root; an unchanged file is left alone.
+
+    The bytes are always regenerated (cheap) and compared, so a mirror made by an older writer
+    is replaced instead of silently kept.
+    """
+    import shutil
+
+    from zoo.convert.synthetic import write_synthetic_checkpoint
     from zoo.sources.local_source import MIRROR_MANIFEST, write_mirror_manifest
 
     entries = []
@@ -69,14 +75,18 @@ def build_mirror(mirror_dir: Path, registry: Any) -> list[MirrorEntry]:
         directory = mirror_dir / art
         file = f"{art}_epoch_1_object.ckpt"
         path = directory / file
-        manifest = directory / MIRROR_MANIFEST
-        if not (path.is_file() and manifest.is_file()):
-            directory.mkdir(parents=True, exist_ok=True)
-            state = synthetic_state_dict(rec.architecture, seed)
-            write_object_checkpoint(path, state, config=vit_config_dict(rec.architecture))
+        scratch = directory / ".build"
+        # same file name inside the scratch dir: the zip's internal prefix is the file's stem
+        fresh = write_synthetic_checkpoint(scratch / file, rec.architecture, seed, kind="object")
+        digest = sha256_file(fresh)
+        if path.is_file() and sha256_file(path) == digest and (directory / MIRROR_MANIFEST).is_file():
+            fresh.unlink()
+        else:
+            fresh.replace(path)
             write_mirror_manifest(directory, artifact=art, version="v0", run_id=f"synthetic-seed-{seed}",
                                   metadata={"seed": seed, "synthetic": True, "variant": root})
-        entries.append(MirrorEntry(root, art, file, directory, sha256_file(path), path.stat().st_size))
+        shutil.rmtree(scratch, ignore_errors=True)
+        entries.append(MirrorEntry(root, art, file, directory, digest, path.stat().st_size))
     return entries
 
 
