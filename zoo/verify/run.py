@@ -47,6 +47,7 @@ class VerifyReport:
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    inputs: dict[str, str] = dataclasses.field(default_factory=dict)  # numerics files in other variant dirs
     exit_code: int = 0
     verify_json: str | None = None
 
@@ -263,6 +264,8 @@ def verify_variant(
         ref = engine.read_golden(ref_path)
         src = numerics_source(registry, rec)
         config, weights, used = engine.variant_weights(workspace, registry, src)
+        if src.name != rec.name:  # hdl: its numbers come from the parent's file; stale when that changes
+            report.inputs = dict(sorted(used.items()))
         fresh = engine.run_golden(config, weights, ref)
         own_golden = vdir / GOLDEN_FILE
         if rec.name == root.name:
@@ -344,6 +347,8 @@ def _write_verify_json(
         "artifacts": dict(sorted(report.artifacts.items())),
         "reference": {"variant": root_name, "golden_sha256": reference_sha},
     }
+    if report.inputs:
+        doc["inputs"] = report.inputs
     path = workspace.variant_dir(rec.name) / VERIFY_FILE
     atomic_write_json(path, doc)
     report.verify_json = str(path)

@@ -48,6 +48,14 @@ def stale_reasons(workspace: Workspace, name: str, data: dict[str, Any]) -> list
             reasons.append(f"{rel} is missing")
         elif sha256_file(path) != digest:
             reasons.append(f"{rel} changed since it was verified")
+    inputs = data.get("inputs")
+    if isinstance(inputs, dict):
+        for key, digest in sorted(inputs.items()):
+            path = workspace.variants_dir / key  # "<variant>/<file>"
+            if not path.is_file():
+                reasons.append(f"input {key} is missing")
+            elif sha256_file(path) != digest:
+                reasons.append(f"input {key} changed since it was verified")
     ref = data.get("reference")
     if isinstance(ref, dict) and ref.get("variant") and ref.get("golden_sha256") and ref["variant"] != name:
         ref_golden = workspace.variant_dir(str(ref["variant"])) / "golden.safetensors"
