@@ -14,11 +14,12 @@ For each requested variant the f32 root is pulled (derived variants are built fr
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -103,9 +104,13 @@ def fetch_checkpoint(
 ) -> FetchResult:
     """Make `variant_dir/source/<file>` hold the verified checkpoint of f32 record `rec`."""
     store = store or Store()
-    if rec.provenance is None or not rec.provenance.sources:
-        raise InputError(f"registry: variants.{rec.name}.provenance.sources is empty",
-                         hint="an f32 variant needs at least one source URI")
+    with variant_lock(variant_dir):
+        return _fetch_locked(variant_dir, rec, store, offline=offline, refresh=refresh, progress=progress)
+
+
+@contextlib.contextmanager
+def variant_lock(variant_dir: Path) -> Iterator[None]:
+    """Serialise pulls (fetch + convert) of one variant across processes."""
     variant_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(variant_dir / ".pull.lock"))
     try:
@@ -113,13 +118,21 @@ def fetch_checkpoint(
     except Timeout:
         raise UsageError(f"{variant_dir}: another zoo pull holds .pull.lock", hint="wait for it to finish") from None
     try:
-        if not refresh:
-            hit = _cache_hit(variant_dir, rec, store)
-            if hit is not None:
-                return hit
-        return _fetch_from_sources(variant_dir, rec, store, offline=offline, progress=progress)
+        yield
     finally:
         lock.release()
+
+
+def _fetch_locked(variant_dir: Path, rec: VariantRecord, store: Store, *, offline: bool, refresh: bool,
+                  progress: ProgressFn | None) -> FetchResult:
+    if rec.provenance is None or not rec.provenance.sources:
+        raise InputError(f"registry: variants.{rec.name}.provenance.sources is empty",
+                         hint="an f32 variant needs at least one source URI")
+    if not refresh:
+        hit = _cache_hit(variant_dir, rec, store)
+        if hit is not None:
+            return hit
+    return _fetch_from_sources(variant_dir, rec, store, offline=offline, progress=progress)
 
 
 def _known_sha(variant_dir: Path, rec: VariantRecord) -> tuple[str, str] | None:
@@ -317,9 +330,10 @@ def pull_variants(
     for rec in records:
         root = registry.f32_root(rec)
         if root.name not in done:
-            vdir = workspace.variant_dir(root.name)
-            fetched = fetch_checkpoint(vdir, root, store=store, offline=offline, refresh=refresh, progress=progress)
-            status = _convert(workspace, registry, root, progress) if convert else "skipped"
+            vdir = Path(workspace.variant_dir(root.name))
+            with variant_lock(vdir):
+                fetched = _fetch_locked(vdir, root, store, offline=offline, refresh=refresh, progress=progress)
+                status = _convert(workspace, registry, root, progress) if convert else "skipped"
             done[root.name] = (fetched, status)
         fetched, status = done[root.name]
         outcomes.append(PullOutcome(rec.name, root.name, fetched, status))

@@ -1,0 +1,58 @@
+"""`zoo demo`: synthetic mirror + demo workspace, offline, deterministic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from zoo._io import sha256_file
+from zoo.cli import main
+from zoo.demo import STEPS, Step, run_demo
+from zoo.demo.build import DEMO_ROOTS
+from zoo.registry import load_registry
+
+
+def _first_steps(n: int) -> list[Step]:
+    return STEPS[:n]
+
+
+def test_demo_mirror_workspace_and_pull_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_OFFLINE", "1")  # file:// mirrors need no network; nothing else may be tried
+    _ctx, results = run_demo(tmp_path / "demo", steps=_first_steps(3))
+    assert [r.status for r in results] == ["done", "done", "done"]
+    reg = load_registry(tmp_path / "demo" / "registry.yaml")
+    assert set(DEMO_ROOTS) <= set(reg.variants)
+    assert {reg.f32_root(r).name for r in reg.variants.values()} == set(DEMO_ROOTS)
+    assert len(reg.variants) > len(DEMO_ROOTS)  # derived formats came along
+    for root in DEMO_ROOTS:
+        rec = reg.get(root)
+        assert rec.provenance is not None
+        src = rec.provenance.sources[0]
+        assert src.uri.startswith("file://") and src.sha256 and "synthetic" in (rec.provenance.notes or "")
+        vdir = tmp_path / "demo" / "variants" / root
+        manifest = json.loads((vdir / "manifest.json").read_text())
+        assert manifest["source"]["served_by"] == src.uri
+        assert manifest["artifacts"][f"source/{src.file}"]["sha256"] == src.sha256
+        assert (vdir / "lejepa_weights.safetensors").is_file() and (vdir / "config.json").is_file()
+    before = (tmp_path / "demo" / "registry.yaml").read_bytes()
+    ctx2, _ = run_demo(tmp_path / "demo", steps=_first_steps(3))
+    assert all(o.fetch.cached for o in ctx2.pulled)  # second run: cache hits
+    assert (tmp_path / "demo" / "registry.yaml").read_bytes() == before
+
+
+def test_demo_mirror_is_deterministic(tmp_path: Path) -> None:
+    a, _ = run_demo(tmp_path / "a", steps=_first_steps(1))
+    b, _ = run_demo(tmp_path / "b", steps=_first_steps(1))
+    assert [sha256_file(m.directory / m.file) for m in a.mirror] == [sha256_file(m.directory / m.file) for m in b.mirror]
+
+
+@pytest.mark.slow
+def test_zoo_demo_end_to_end(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["demo", str(tmp_path / "demo")], catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr[-2000:]
+    assert "verify" in r.stderr and "pass" in r.stderr
+    for name in load_registry(tmp_path / "demo" / "registry.yaml").variants:
+        assert (tmp_path / "demo" / "variants" / name / "verify.json").is_file(), name
