@@ -193,7 +193,7 @@ def variant_files(workspace: Workspace, name: str) -> dict[str, Path]:
     targets = manifest.get("targets") or {}
     if not isinstance(targets, dict):
         raise InputError(f"{manifest_path}: field 'targets' must be an object", hint="rebuild the variant")
-    for tname, section in targets.items():
+    for _tname, section in targets.items():
         arts = section.get("artifacts") if isinstance(section, dict) else None
         if not isinstance(arts, dict):
             continue

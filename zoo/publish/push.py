@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from zoo import __version__
 from zoo.errors import CredentialsError, RemoteError, UsageError, VerificationError
 from zoo.publish.plan import (
+    Layout,
     LocalDigest,
     Plan,
     RemoteFile,
@@ -140,7 +141,8 @@ def check_variant(workspace: Workspace, name: str) -> VariantCheck:
                 reasons.append(f"{rel} changed since it was recorded in manifest.json")
                 if state not in ("fail", "missing"):
                     state = "stale"
-    gate = data.get("gate") if isinstance(data.get("gate"), dict) else {}
+    raw_gate = data.get("gate")
+    gate: dict[str, Any] = raw_gate if isinstance(raw_gate, dict) else {}
     measured = gate.get("measured")
     return VariantCheck(name, state, tuple(reasons), gate.get("metric"),
                         float(measured) if isinstance(measured, (int, float)) else None)
@@ -195,29 +197,54 @@ def hub_api(token: str | None) -> HfApi:
                  library_version=__version__)
 
 
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    import importlib
+
+    out: list[type[BaseException]] = [OSError]
+    for mod in ("httpx2", "httpx"):  # huggingface_hub 2.x runs on httpx2; older releases on httpx
+        with contextlib.suppress(ImportError, AttributeError):
+            out.append(importlib.import_module(mod).HTTPError)
+    return tuple(out)
+
+
+def _translate(exc: BaseException, repo_id: str, what: str) -> RemoteError | None:
+    """The RemoteError for a Hub/HTTP failure (looking through the client's RuntimeError wrappers)."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, HfHubHTTPError):
+            status = seen.response.status_code if getattr(seen, "response", None) is not None else None
+            msg = " ".join((seen.server_message or str(seen).splitlines()[0]).split())
+            if status == 412 or "commit has happened since" in msg.lower():
+                return RemoteError(f"{repo_id}: {what}: the repository changed since the plan was made ({msg})",
+                                   hint="someone else committed concurrently; re-run `zoo publish` to re-plan")
+            hint = ("check that HF_TOKEN is valid and has write access" if status in (401, 403)
+                    else "re-run `zoo publish` to complete it")
+            return RemoteError(f"{repo_id}: {what} failed: HTTP {status}: {msg}", hint=hint)
+        if isinstance(seen, _transport_errors()):
+            endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+            return RemoteError(f"{repo_id}: {what} failed: cannot reach {endpoint} ({type(seen).__name__}: {seen})",
+                               hint="check the network / HF_ENDPOINT, then re-run")
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 @contextlib.contextmanager
 def remote_errors(repo_id: str, what: str) -> Iterator[None]:
     """Hub/HTTP failures -> RemoteError (exit 3) with the service's own message."""
-    import httpx
-    from huggingface_hub.errors import HfHubHTTPError
-
     try:
         yield
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if getattr(exc, "response", None) is not None else None
-        msg = (exc.server_message or str(exc).splitlines()[0]).strip().replace("\n", " ")
-        if status == 412 or "commit has happened since" in msg.lower():
-            raise RemoteError(f"{repo_id}: {what}: the repository changed since the plan was made ({msg})",
-                              hint="someone else committed concurrently; re-run `zoo publish` to re-plan") from None
-        hint = "check HF_TOKEN has write access" if status in (401, 403) else "re-run `zoo publish` to complete it"
-        raise RemoteError(f"{repo_id}: {what} failed: HTTP {status}: {msg}", hint=hint) from None
-    except (httpx.HTTPError, OSError) as exc:
-        endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
-        raise RemoteError(f"{repo_id}: {what} failed: cannot reach {endpoint} ({type(exc).__name__}: {exc})",
-                          hint="check the network / HF_ENDPOINT, then re-run") from None
-    except ValueError as exc:  # client-side refusals (e.g. invalid card metadata) carry the Hub's reason
-        raise RemoteError(f"{repo_id}: {what} refused: {str(exc).splitlines()[0]}",
-                          hint="fix the reported file and re-run") from None
+    except RemoteError:
+        raise
+    except Exception as exc:  # anything the client raised: translate Hub/transport failures, re-raise the rest
+        err = _translate(exc, repo_id, what)
+        if err is not None:
+            raise err from None
+        if isinstance(exc, ValueError):  # client-side refusals (e.g. invalid card metadata) carry the reason
+            raise RemoteError(f"{repo_id}: {what} refused: {str(exc).splitlines()[0]}",
+                              hint="fix the reported file and re-run") from None
+        raise
 
 
 def read_remote(api: HfApi, repo_id: str) -> tuple[str | None, dict[str, RemoteFile], dict[str, str]]:
@@ -268,7 +295,7 @@ def plan_for_workspace(
     api = None if offline else hub_api(os.environ.get("HF_TOKEN"))
     digests: dict[Any, LocalDigest] = {}
     results = []
-    layout = "per-variant" if per_variant_repos else "collection"
+    layout: Layout = "per-variant" if per_variant_repos else "collection"
     for repo_id, repo_names in _targets(registry, chosen, repo, per_variant_repos):
         head, files, tags = (None, {}, {}) if api is None else read_remote(api, repo_id)
         p = plan(workspace, registry, repo_names, files, repo_id=repo_id, head=head, prune=prune,
@@ -313,7 +340,7 @@ def publish_workspace(
     api = hub_api(token)
     result = PublishResult([], checks, dry_run=False, tag=tag, force=force)
     digests: dict[Any, LocalDigest] = {}
-    layout = "per-variant" if per_variant_repos else "collection"
+    layout: Layout = "per-variant" if per_variant_repos else "collection"
     # plan everything (and check tags) before the first write
     staged = []
     for repo_id, repo_names in _targets(registry, chosen, repo, per_variant_repos):
