@@ -106,7 +106,7 @@ def test_wanda_parent_needs_its_lq40(tmp_path: Path) -> None:
 
 def test_check_without_build_is_an_input_error(tmp_path: Path) -> None:
     ws, reg = make_workspace(tmp_path)
-    with pytest.raises(InputError, match="design.json: missing"):
+    with pytest.raises(InputError, match=r"design\.json: missing"):
         FpgaTarget().check(ctx_for(ws, reg))
 
 
