@@ -266,3 +266,29 @@ def test_missing_card_is_input_error(ws: Path, hf_server: HfHubServer) -> None:
     (ws / "cards" / "tiny" / "README.md").unlink()
     res = zoo(ws, "publish", "--dry-run")
     assert res.exit_code == 2 and "cards/tiny/README.md" in res.output and "zoo card tiny" in res.output
+
+
+def test_real_pipeline_workspace(tmp_path: Path, hf_server: HfHubServer) -> None:
+    """verify + cards from the real stages (tests/verify_support.py), then publish and re-publish."""
+    pytest.importorskip("safetensors")
+    from verify_support import build_workspace
+
+    from zoo.cards.render import write_cards
+    from zoo.verify.run import verify_variant
+
+    workspace, registry = build_workspace(tmp_path / "real")
+    for name in ("tiny_f32", "tiny_tern", "tiny_q4", "tiny_tern_strict"):
+        verify_variant(workspace, registry, registry.get(name))
+    write_cards(workspace, registry)
+    res = zoo(workspace.root, "publish")  # default: every variant with a verify.json, incl. the failed one
+    assert res.exit_code == 1 and "tiny_tern_strict: fail" in res.output
+    out = zoo_json(workspace.root, "publish", "tiny_f32", "tiny_tern", "tiny_q4", "--tag", "v1")
+    files = hf_server.files(HUB_REPO)
+    assert files["tiny_q4/model.lq40"] == (workspace.variant_dir("tiny_q4") / "model.lq40").read_bytes()
+    assert files["README.md"] == (workspace.cards_dir / "README.md").read_bytes()
+    assert {"tiny_f32/config.json", "tiny_f32/lejepa_weights.safetensors", "tiny_tern/ternary.safetensors",
+            "tiny_tern/verify.json", "tiny_tern/manifest.json", "tiny_tern/README.md"} <= set(files)
+    assert not any(p.endswith("golden.safetensors") for p in files)
+    assert out["repos"][0]["commit"] == hf_server.repos[("model", HUB_REPO)].tags["v1"]
+    again = zoo_json(workspace.root, "publish", "tiny_f32", "tiny_tern", "tiny_q4")
+    assert again["bytes"] == 0 and again["repos"][0]["commit"] is None
