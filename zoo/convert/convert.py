@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from zoo import __version__
-from zoo._io import atomic_write_text, atomic_writer, sha256_file
+from zoo._io import atomic_write_text, atomic_writer, sha256_bytes, sha256_file
 from zoo.convert.extract import Checkpoint, read_checkpoint
 from zoo.convert.tensor_map import fold_encoder_proj_bn, map_names
 from zoo.convert.unpickler import TorchTensor
@@ -311,18 +311,75 @@ def _header(tensors: dict[str, _Src], metadata: dict[str, str]) -> tuple[bytes, 
     return len(text).to_bytes(8, "little") + text, order
 
 
-def write_safetensors(path: Path, tensors: dict[str, _Src], metadata: dict[str, str], *, source: Path) -> None:
+def write_safetensors(path: Path, tensors: dict[str, _Src], metadata: dict[str, str], *, source: Path) -> str:
+    """Write the file atomically; returns its sha256 (hashed in a helper thread while the main thread writes)."""
     head, order = _header(tensors, metadata)
+    plan: list[bytes | tuple[int, int]] = [head]
+    for name, nbytes in order:
+        item = tensors[name]
+        if item.file_range is not None and item.file_range[1] == nbytes:
+            plan.append(item.file_range)
+        else:
+            plan.append(np.ascontiguousarray(item.array, dtype="<f4").tobytes())
+    hasher = _HashThread(lambda h: _hash_plan(h, source, plan))
     with atomic_writer(path) as fh, open(source, "rb") as src:
-        fh.write(head)
-        for name, nbytes in order:
-            item = tensors[name]
-            if item.file_range is not None and item.file_range[1] == nbytes:
-                fh.flush()
-                _copy_range(src.fileno(), fh.fileno(), item.file_range[0], nbytes)
+        for part in plan:
+            if isinstance(part, bytes):
+                fh.write(part)
             else:
-                arr = np.ascontiguousarray(item.array, dtype="<f4")
-                fh.write(arr.tobytes() if arr.size < (1 << 16) else memoryview(arr).cast("B"))  # type: ignore[arg-type]
+                fh.flush()
+                _copy_range(src.fileno(), fh.fileno(), part[0], part[1])
+    return hasher.result()
+
+
+def _hash_plan(h: Any, source: Path, plan: list[bytes | tuple[int, int]]) -> None:
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    with open(source, "rb", buffering=0) as fh:
+        for part in plan:
+            if isinstance(part, bytes):
+                h.update(part)
+                continue
+            offset, left = part
+            fh.seek(offset)
+            while left:
+                n = fh.readinto(view[: min(left, len(buf))])
+                if not n:
+                    raise CheckpointError(f"{source}: file ended while reading {left} bytes at offset {offset}")
+                h.update(view[:n])
+                left -= n
+
+
+def _hash_file(h: Any, source: Path) -> None:
+    _hash_plan(h, source, [(0, source.stat().st_size)])
+
+
+class _HashThread:
+    """sha256 computed in a thread (hashlib releases the GIL), overlapping unpickling / writing."""
+
+    def __init__(self, fill: Any) -> None:
+        import hashlib
+        import threading
+
+        self._h = hashlib.sha256()
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                fill(self._h)
+            except BaseException as exc:
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="zoo-sha256", daemon=True)
+        self._thread.start()
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            if isinstance(self._error, CheckpointError):
+                raise self._error
+            raise CheckpointError(f"cannot hash: {self._error}") from None
+        return self._h.hexdigest()
 
 
 _copy_file_range_ok = hasattr(os, "copy_file_range")
@@ -357,6 +414,7 @@ def convert_checkpoint(
 ) -> ConversionResult:
     """Convert one checkpoint into `out_dir/lejepa_weights.safetensors` + `out_dir/config.json`."""
     src = Path(path)
+    source_hash = None if source_sha256 else _HashThread(lambda h: _hash_file(h, src)) if src.is_file() else None
     ckpt = read_checkpoint(src)
     where = str(src)
     tensors, dropped, unknown, hybrid = canonical_tensors(ckpt)
@@ -364,13 +422,13 @@ def convert_checkpoint(
     detected, notes = detect_config(shapes, hybrid=hybrid, where=where)
     check_shapes(shapes, detected, where=where)
     cfg, warnings = reconcile(detected, notes, expected, where=where)
-    for name in (n for n, s in tensors.items() if not np.issubdtype(s.array.dtype, np.floating)
-                 and s.array.dtype.name != "bfloat16"):
-        raise CheckpointError(f"{where}: tensor '{name}' has dtype {tensors[name].array.dtype}, expected a float type")
+    for name, item in tensors.items():
+        if not (np.issubdtype(item.array.dtype, np.floating) or item.array.dtype.name == "bfloat16"):
+            raise CheckpointError(f"{where}: tensor '{name}' has dtype {item.array.dtype}, expected a float type")
     if unknown:
         warnings.append(f"ignored {len(unknown)} unknown tensor(s): {', '.join(unknown[:5])}"
                         + (" ..." if len(unknown) > 5 else ""))
-    digest = source_sha256 or sha256_file(src)
+    digest = source_sha256 or (source_hash.result() if source_hash else sha256_file(src))
     out = Path(out_dir)
     st_path = out / SAFETENSORS_FILE
     cfg_path = out / CONFIG_FILE
@@ -380,15 +438,16 @@ def convert_checkpoint(
         "source_format": ckpt.kind,
         "source_sha256": digest,
     }
-    write_safetensors(st_path, tensors, metadata, source=src)
-    atomic_write_text(cfg_path, cfg.to_json())
+    st_digest = write_safetensors(st_path, tensors, metadata, source=src)
+    cfg_text = cfg.to_json()
+    atomic_write_text(cfg_path, cfg_text)
     return ConversionResult(
         safetensors_path=st_path,
         config_path=cfg_path,
         config=cfg,
         warnings=warnings,
-        safetensors_sha256=sha256_file(st_path),
-        config_sha256=sha256_file(cfg_path),
+        safetensors_sha256=st_digest,
+        config_sha256=sha256_bytes(cfg_text.encode("utf-8")),
         source_sha256=digest,
         source_kind=ckpt.kind,
         tensor_count=len(tensors),

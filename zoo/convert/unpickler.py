@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import ml_dtypes
 import numpy as np
 
 from zoo.errors import CheckpointError
@@ -39,22 +38,39 @@ MAX_PICKLE_BYTES = 256 << 20  # data.pkl larger than this is refused
 MAX_KEY_DEPTH = 8  # nesting allowed inside dict keys / set items
 MAX_TENSOR_ELEMENTS = 1 << 34
 
-# torch storage class name -> numpy dtype (little-endian)
-STORAGE_DTYPES: dict[str, np.dtype[Any]] = {
-    "DoubleStorage": np.dtype("<f8"),
-    "FloatStorage": np.dtype("<f4"),
-    "HalfStorage": np.dtype("<f2"),
-    "BFloat16Storage": np.dtype(ml_dtypes.bfloat16),
-    "LongStorage": np.dtype("<i8"),
-    "IntStorage": np.dtype("<i4"),
-    "ShortStorage": np.dtype("<i2"),
-    "CharStorage": np.dtype("i1"),
-    "ByteStorage": np.dtype("u1"),
-    "BoolStorage": np.dtype("?"),
-    "ComplexFloatStorage": np.dtype("<c8"),
-    "ComplexDoubleStorage": np.dtype("<c16"),
-    "UntypedStorage": np.dtype("u1"),
+# torch storage class name -> numpy dtype string (little-endian); bfloat16 comes from ml_dtypes (imported lazily)
+STORAGE_DTYPES: dict[str, str] = {
+    "DoubleStorage": "<f8",
+    "FloatStorage": "<f4",
+    "HalfStorage": "<f2",
+    "BFloat16Storage": "bfloat16",
+    "LongStorage": "<i8",
+    "IntStorage": "<i4",
+    "ShortStorage": "<i2",
+    "CharStorage": "i1",
+    "ByteStorage": "u1",
+    "BoolStorage": "?",
+    "ComplexFloatStorage": "<c8",
+    "ComplexDoubleStorage": "<c16",
+    "UntypedStorage": "u1",
 }
+
+
+@dataclass(frozen=True)
+class StorageType:
+    """What GLOBAL torch.<X>Storage resolves to."""
+
+    name: str
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        code = STORAGE_DTYPES[self.name]
+        if code == "bfloat16":
+            import ml_dtypes
+
+            return np.dtype(ml_dtypes.bfloat16)
+        return np.dtype(code)
+
 
 # Modules whose globals are refused with an error rather than stubbed: a checkpoint naming them is
 # hostile or broken, and saying so is more useful than a silent placeholder.
@@ -178,9 +194,10 @@ def _check_key(value: Any, depth: int = 0) -> None:
 class _StorageSource:
     """Byte ranges of `<prefix>/data/<key>` members, computed from the zip local headers, over an mmap."""
 
-    def __init__(self, path: Path, zf: zipfile.ZipFile, prefix: str, buf: mmap.mmap | bytes) -> None:
+    def __init__(self, path: Path, zf: zipfile.ZipFile, prefix: str, buf: mmap.mmap | bytes, fd: int) -> None:
         self.path = path
         self.buf = buf
+        self.fd = fd  # local headers are read with pread: touching the mapping would fault in whole folios
         self.size = len(buf)
         self.members = {
             info.filename[len(prefix) + len("data/") :]: info
@@ -199,9 +216,10 @@ class _StorageSource:
         if info.compress_type != zipfile.ZIP_STORED:
             raise pickle.UnpicklingError(f"storage member data/{key} is compressed (torch stores them uncompressed)")
         hdr = info.header_offset
-        if hdr + 30 > self.size or bytes(self.buf[hdr : hdr + 4]) != b"PK\x03\x04":
+        local = os.pread(self.fd, 30, hdr) if hdr + 30 <= self.size else b""
+        if len(local) != 30 or local[:4] != b"PK\x03\x04":
             raise pickle.UnpicklingError(f"bad local zip header for data/{key} at byte {hdr}")
-        name_len, extra_len = struct.unpack_from("<HH", self.buf, hdr + 26)
+        name_len, extra_len = struct.unpack_from("<HH", local, 26)
         start = hdr + 30 + name_len + extra_len
         if info.file_size != info.compress_size or start + info.file_size > self.size:
             raise pickle.UnpicklingError(
@@ -270,9 +288,9 @@ class RestrictedUnpickler(pickle._Unpickler):
         for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
             allowed[(mod, "scalar")] = _Allowed("numpy.core.multiarray.scalar", self._numpy_scalar)
         allowed[("numpy", "dtype")] = _Allowed("numpy.dtype", self._numpy_dtype)
-        for name, dtype in STORAGE_DTYPES.items():
-            allowed[("torch", name)] = dtype
-            allowed[("torch.storage", name)] = dtype
+        for name in STORAGE_DTYPES:
+            allowed[("torch", name)] = StorageType(name)
+            allowed[("torch.storage", name)] = StorageType(name)
         return allowed
 
     def find_class(self, module: str, name: str) -> Any:
@@ -295,17 +313,18 @@ class RestrictedUnpickler(pickle._Unpickler):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
             raise pickle.UnpicklingError("persistent id is not a ('storage', type, key, location, numel) tuple")
         _, stype, key, _location, numel = pid
-        if not isinstance(stype, np.dtype):
+        if not isinstance(stype, StorageType):
             raise pickle.UnpicklingError("persistent id names an unknown storage type")
+        dtype = stype.dtype
         if not isinstance(key, str) or not key or "/" in key or ".." in key or len(key) > 64:
             raise pickle.UnpicklingError("persistent id has a malformed storage key")
         if not _is_int(numel) or numel < 0:
             raise pickle.UnpicklingError(f"storage '{key}' has an invalid element count")
-        if numel * stype.itemsize > self.max_bytes:
+        if numel * dtype.itemsize > self.max_bytes:
             raise pickle.UnpicklingError(f"storage '{key}' declares {numel} elements, more than the archive holds")
         if self.storages is None:
             raise pickle.UnpicklingError("pickle refers to storages but no archive is open")
-        return self.storages.storage(key, stype, numel)
+        return self.storages.storage(key, dtype, numel)
 
     # -- safe callables -----------------------------------------------------------------------------
     @staticmethod
@@ -627,72 +646,41 @@ def load_raw(path: str | os.PathLike[str]) -> RawCheckpoint:
         size = os.fstat(fh.fileno()).st_size
         head = fh.read(512)
         sniff_format(p, head)
+        fh.seek(0)
         buf: mmap.mmap | bytes = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(buf) if isinstance(buf, bytes) else _MmapFile(buf))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
-        raise CheckpointError(f"{p}: not a readable zip archive ({exc})", hint="the download may be truncated") from None
-    try:
-        names = [n for n in zf.namelist() if n == "data.pkl" or n.endswith("/data.pkl")]
-        names = [n for n in names if n.count("/") <= 1]
-        if len(names) != 1:
-            raise CheckpointError(
-                f"{p}: expected exactly one top-level '<name>/data.pkl' in the archive, found {len(names)}",
-                hint="this zip is not a torch.save checkpoint",
-            )
-        prefix = names[0][: -len("data.pkl")]
-        if prefix + "byteorder" in zf.namelist():
-            order = zf.read(prefix + "byteorder").strip()
-            if order != b"little":
-                raise CheckpointError(f"{p}: field '{prefix}byteorder' is {order[:16]!r}; only little-endian is supported")
-        info = zf.getinfo(names[0])
-        if info.file_size > MAX_PICKLE_BYTES:
-            raise CheckpointError(f"{p}: {names[0]} is {info.file_size} bytes, over the {MAX_PICKLE_BYTES} byte limit")
-        data = zf.read(names[0])
-        storages = _StorageSource(p, zf, prefix, buf)
-        root, stubbed = unpickle(data, storages=storages, max_bytes=size, where=f"{p}: {names[0]}")
-    except CheckpointError:
-        raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, KeyError, RuntimeError,
-            NotImplementedError) as exc:
-        raise CheckpointError(f"{p}: broken zip archive ({type(exc).__name__}: {str(exc)[:120]})",
-                              hint="the download may be truncated") from None
+        try:
+            zf = zipfile.ZipFile(fh)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+            raise CheckpointError(f"{p}: not a readable zip archive ({exc})",
+                                  hint="the download may be truncated") from None
+        try:
+            names = [n for n in zf.namelist() if n == "data.pkl" or n.endswith("/data.pkl")]
+            names = [n for n in names if n.count("/") <= 1]
+            if len(names) != 1:
+                raise CheckpointError(
+                    f"{p}: expected exactly one top-level '<name>/data.pkl' in the archive, found {len(names)}",
+                    hint="this zip is not a torch.save checkpoint",
+                )
+            prefix = names[0][: -len("data.pkl")]
+            if prefix + "byteorder" in zf.namelist():
+                order = zf.read(prefix + "byteorder").strip()
+                if order != b"little":
+                    raise CheckpointError(
+                        f"{p}: field '{prefix}byteorder' is {order[:16]!r}; only little-endian is supported")
+            info = zf.getinfo(names[0])
+            if info.file_size > MAX_PICKLE_BYTES:
+                raise CheckpointError(
+                    f"{p}: {names[0]} is {info.file_size} bytes, over the {MAX_PICKLE_BYTES} byte limit")
+            data = zf.read(names[0])
+            storages = _StorageSource(p, zf, prefix, buf, fh.fileno())
+            root, stubbed = unpickle(data, storages=storages, max_bytes=size, where=f"{p}: {names[0]}")
+        except CheckpointError:
+            raise
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, KeyError, RuntimeError,
+                NotImplementedError) as exc:
+            raise CheckpointError(f"{p}: broken zip archive ({type(exc).__name__}: {str(exc)[:120]})",
+                                  hint="the download may be truncated") from None
     return RawCheckpoint(p, root, sorted(stubbed), prefix, list(storages.views.values()))
-
-
-class _MmapFile(io.RawIOBase):
-    """A seekable read-only file over an mmap (zipfile needs a file object)."""
-
-    def __init__(self, buf: mmap.mmap) -> None:
-        self.buf = buf
-        self.pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self.pos, 2: len(self.buf)}[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
-
-    def tell(self) -> int:
-        return self.pos
-
-    def readinto(self, b: Any) -> int:
-        data = self.buf[self.pos : self.pos + len(b)]
-        n = len(data)
-        b[:n] = data
-        self.pos += n
-        return n
-
-    def read(self, n: int | None = -1) -> bytes:
-        end = len(self.buf) if n is None or n < 0 else min(len(self.buf), self.pos + n)
-        data = self.buf[self.pos : end]
-        self.pos = end
-        return bytes(data)
 
 
 def mapping_items(obj: Any) -> Mapping[Any, Any] | None:
