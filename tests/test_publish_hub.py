@@ -292,3 +292,10 @@ def test_real_pipeline_workspace(tmp_path: Path, hf_server: HfHubServer) -> None
     assert out["repos"][0]["commit"] == hf_server.repos[("model", HUB_REPO)].tags["v1"]
     again = zoo_json(workspace.root, "publish", "tiny_f32", "tiny_tern", "tiny_q4")
     assert again["bytes"] == 0 and again["repos"][0]["commit"] is None
+
+
+def test_invalid_repo_id_is_usage_error(ws: Path, hf_server: HfHubServer) -> None:
+    for bad in ("no-slash", "org/bad name", "org/x..y", "-org/x"):
+        res = zoo(ws, "publish", "--dry-run", "--repo", bad)
+        assert res.exit_code == 2 and "--repo" in res.output and "not a valid Hub repository id" in res.output
+    assert hf_server.requests == []

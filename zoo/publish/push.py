@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
 REFUSED_STATES = ("missing", "fail", "stale")
+_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 _SUMMARY_MAX = 300  # characters of the commit title; details go to the description
 
 
@@ -266,9 +268,14 @@ def read_remote(api: HfApi, repo_id: str) -> tuple[str | None, dict[str, RemoteF
 # ---------------------------------------------------------------------------------------------- entry points
 def _targets(registry: Registry, names: list[str], repo: str | None, per_variant: bool) -> list[tuple[str, list[str]]]:
     base = repo or registry.collection.hub_repo
-    if per_variant:
-        return [(variant_repo_id(base, n), [n]) for n in names]
-    return [(base, names)]
+    out = [(variant_repo_id(base, n), [n]) for n in names] if per_variant else [(base, names)]
+    for repo_id, _ in out:
+        name = repo_id.partition("/")[2]
+        if not _REPO_ID.fullmatch(repo_id) or len(name) > 96 or ".." in repo_id or name.endswith((".git", ".")):
+            where = "--repo" if repo else f"{registry.path}: collection.hub_repo"
+            raise UsageError(f"{where}: {repo_id!r} is not a valid Hub repository id",
+                             hint="use owner/name with letters, digits, '-', '_', '.' (name at most 96 characters)")
+    return out
 
 
 def plan_for_workspace(
