@@ -94,8 +94,10 @@ def test_tag_points_at_the_last_commit(ws: Path, hf_server: HfHubServer) -> None
     tagged = zoo_json(ws, "publish", "--tag", "v0.3")
     assert tagged["repos"][0]["commit"] is None and repo.tags["v0.3"] == repo.branches["main"]
     assert len(commit_bodies(hf_server)) == 0
-    # an existing tag is never moved
+    # an existing tag is never moved (the dry-run says so too)
     (ws / "cards" / "tiny" / "README.md").write_text("---\nlicense: cc-by-nc-4.0\n---\n# tiny v3\n")
+    dry = zoo(ws, "publish", "--tag", "v0.1", "--dry-run")
+    assert dry.exit_code == 0 and "tag v0.1 already exists" in dry.stderr
     res = zoo(ws, "publish", "--tag", "v0.1")
     assert res.exit_code == 2 and "tag 'v0.1' already exists" in res.output
     assert len(commit_bodies(hf_server)) == 0

@@ -43,7 +43,7 @@ def render_result(result: PublishResult) -> None:
         if not rr.remote_consulted:
             title += " (offline: compared with an empty repository)"
         elif not rr.exists:
-            title += " (new repository)"
+            title += " (not found or private: HF_TOKEN not set)" if rr.anonymous else " (new repository)"
         table = Table(title=title)
         for col in ("action", "path", "size"):
             table.add_column(col, overflow="fold")
@@ -64,6 +64,9 @@ def render_result(result: PublishResult) -> None:
             if rr.tag_created:
                 line += f"; tagged {result.tag}"
         con.print(line)
+        conflict = rr.tag_conflict(result.tag) if result.dry_run else None
+        if conflict:
+            con.print(f"[red]tag {result.tag} already exists at {conflict[:12]}[/]: publishing would refuse to move it")
     if result.dry_run and result.refused:
         names = ", ".join(c.name for c in result.refused)
         con.print(f"[red]would refuse[/] {names} (verification missing, failed or stale)"

@@ -79,10 +79,18 @@ class RepoResult:
     remote_consulted: bool = True
     commit: str | None = None  # the new commit oid (None: no commit made)
     tag_created: bool = False
+    anonymous: bool = False  # read without HF_TOKEN (a private repository looks missing)
+
+    def tag_conflict(self, tag: str | None) -> str | None:
+        """The commit an existing `tag` points at when publishing would have to move it (never done)."""
+        if not tag or tag not in self.tags:
+            return None
+        target = self.tags[tag]
+        return target if (self.plan.changed or target != self.plan.head) else None
 
     def to_json(self) -> dict[str, Any]:
         return {**self.plan.to_json(), "exists": self.exists, "remote_consulted": self.remote_consulted,
-                "commit": self.commit, "tag_created": self.tag_created}
+                "commit": self.commit, "tag_created": self.tag_created, "anonymous": self.anonymous}
 
 
 @dataclasses.dataclass
@@ -307,7 +315,8 @@ def plan_for_workspace(
         head, files, tags = (None, {}, {}) if api is None else read_remote(api, repo_id)
         p = plan(workspace, registry, repo_names, files, repo_id=repo_id, head=head, prune=prune,
                  layout=layout, digests=digests)
-        results.append(RepoResult(p, head is not None, tags, remote_consulted=api is not None))
+        results.append(RepoResult(p, head is not None, tags, remote_consulted=api is not None,
+                                  anonymous=not os.environ.get("HF_TOKEN")))
     return PublishResult(results, checks, dry_run=True, tag=tag, force=force)
 
 
@@ -354,10 +363,12 @@ def publish_workspace(
         head, files, tags = read_remote(api, repo_id)
         p = plan(workspace, registry, repo_names, files, repo_id=repo_id, head=head, prune=prune,
                  layout=layout, digests=digests)
-        if tag and tag in tags and (p.changed or tags[tag] != head):
-            raise UsageError(f"{repo_id}: tag {tag!r} already exists at commit {tags[tag][:12]}",
+        rr = RepoResult(p, head is not None, tags)
+        conflict = rr.tag_conflict(tag)
+        if conflict:
+            raise UsageError(f"{repo_id}: tag {tag!r} already exists at commit {conflict[:12]}",
                              hint="release under a new tag (tags are never moved)")
-        staged.append(RepoResult(p, head is not None, tags))
+        staged.append(rr)
     for rr in staged:
         _push_one(api, rr, [checks[n] for n in rr.plan.variants], tag, force)
         result.repos.append(rr)
