@@ -179,7 +179,7 @@ def main() -> None:
     cmd_cp = _time_command(["cp", str(src), str(work / "cmd_cp.ckpt")], r)
 
     ours, torch, copy, copy_fsync = res["ours"], res["torch"], res["copy"], res["copy+fsync"]
-    print(f"checkpoint: {src.name}  {size_mb:.1f} MiB  (medians of {r})")
+    print(f"checkpoint: {src.name}  {size_mb:.1f} MiB  (medians of {r}; load average {os.getloadavg()[0]:.1f})")
     print("RATIOS")
     print(f"  whole command: torch path / zoo convert      = {cmd_torch[0] / cmd_ours[0]:6.1f}x   (target >= 10x)")
     print(f"  in-process:    torch path / ours             = {torch['median_s'] / ours['median_s']:6.1f}x   (target > 1x)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,6 @@ class ConversionResult:
     config_path: Path
     config: LeWMConfig
     warnings: list[str]
-    safetensors_sha256: str
     config_sha256: str
     source_sha256: str
     source_kind: str
@@ -61,9 +60,19 @@ class ConversionResult:
     dropped: list[str]
     unknown: list[str]
     up_to_date: bool = False
+    known_safetensors_sha256: str | None = None  # set when already known (manifest); else hashed on first use
+
+    @property
+    def safetensors_sha256(self) -> str:
+        """sha256 of the written safetensors (computed lazily: converting does not need it)."""
+        if self.known_safetensors_sha256 is None:
+            self.known_safetensors_sha256 = sha256_file(self.safetensors_path)
+        return self.known_safetensors_sha256
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        d.pop("known_safetensors_sha256")
+        d["safetensors_sha256"] = self.safetensors_sha256
         d["safetensors_path"] = str(self.safetensors_path)
         d["config_path"] = str(self.config_path)
         d["config"] = self.config.to_dict()
@@ -311,25 +320,31 @@ def _header(tensors: dict[str, _Src], metadata: dict[str, str]) -> tuple[bytes, 
     return len(text).to_bytes(8, "little") + text, order
 
 
-def write_safetensors(path: Path, tensors: dict[str, _Src], metadata: dict[str, str], *, source: Path) -> str:
-    """Write the file atomically; returns its sha256 (hashed in a helper thread while the main thread writes)."""
+def write_safetensors(path: Path, tensors: dict[str, _Src], metadata: dict[str, str], *, source: Path,
+                      late_metadata: Callable[[], dict[str, str]] | None = None) -> None:
+    """Write the file atomically. Contiguous f32 ranges are copied file-to-file (no user-space buffer).
+
+    `late_metadata` (optional) is called after the tensor data is written and must return metadata
+    values of the same length as the placeholders in `metadata` (e.g. a source digest hashed in a
+    thread meanwhile); the header is then rewritten in place before the file is committed.
+    """
     head, order = _header(tensors, metadata)
-    plan: list[bytes | tuple[int, int]] = [head]
-    for name, nbytes in order:
-        item = tensors[name]
-        if item.file_range is not None and item.file_range[1] == nbytes:
-            plan.append(item.file_range)
-        else:
-            plan.append(np.ascontiguousarray(item.array, dtype="<f4").tobytes())
-    hasher = _HashThread(lambda h: _hash_plan(h, source, plan))
     with atomic_writer(path) as fh, open(source, "rb") as src:
-        for part in plan:
-            if isinstance(part, bytes):
-                fh.write(part)
-            else:
+        fh.write(head)
+        for name, nbytes in order:
+            item = tensors[name]
+            if item.file_range is not None and item.file_range[1] == nbytes:
                 fh.flush()
-                _copy_range(src.fileno(), fh.fileno(), part[0], part[1])
-    return hasher.result()
+                _copy_range(src.fileno(), fh.fileno(), item.file_range[0], nbytes)
+            else:
+                fh.write(np.ascontiguousarray(item.array, dtype="<f4").tobytes())
+        if late_metadata is not None:
+            final, _ = _header(tensors, {**metadata, **late_metadata()})
+            if len(final) != len(head):
+                raise CheckpointError(f"{path}: internal error: header length changed")  # pragma: no cover
+            fh.flush()
+            fh.seek(0)
+            fh.write(final)
 
 
 def _hash_plan(h: Any, source: Path, plan: list[bytes | tuple[int, int]]) -> None:
@@ -428,7 +443,8 @@ def convert_checkpoint(
     if unknown:
         warnings.append(f"ignored {len(unknown)} unknown tensor(s): {', '.join(unknown[:5])}"
                         + (" ..." if len(unknown) > 5 else ""))
-    digest = source_sha256 or (source_hash.result() if source_hash else sha256_file(src))
+    if source_sha256 is None and source_hash is None:
+        source_sha256 = sha256_file(src)
     out = Path(out_dir)
     st_path = out / SAFETENSORS_FILE
     cfg_path = out / CONFIG_FILE
@@ -436,9 +452,16 @@ def convert_checkpoint(
         "converter_version": CONVERTER_VERSION,
         "format": "pt",
         "source_format": ckpt.kind,
-        "source_sha256": digest,
+        "source_sha256": source_sha256 or "0" * 64,  # placeholder until the hashing thread is done
     }
-    st_digest = write_safetensors(st_path, tensors, metadata, source=src)
+    digests: dict[str, str] = {}
+
+    def late() -> dict[str, str]:
+        digests["source"] = source_sha256 or (source_hash.result() if source_hash else "")
+        return {"source_sha256": digests["source"]}
+
+    write_safetensors(st_path, tensors, metadata, source=src, late_metadata=late)
+    digest = digests["source"]
     cfg_text = cfg.to_json()
     atomic_write_text(cfg_path, cfg_text)
     return ConversionResult(
@@ -446,7 +469,6 @@ def convert_checkpoint(
         config_path=cfg_path,
         config=cfg,
         warnings=warnings,
-        safetensors_sha256=st_digest,
         config_sha256=sha256_bytes(cfg_text.encode("utf-8")),
         source_sha256=digest,
         source_kind=ckpt.kind,
@@ -504,7 +526,7 @@ def convert_variant(workspace: Any, registry: Any, record: Any) -> ConversionRes
         st_rec, cfg_rec = recorded[SAFETENSORS_FILE] or {}, recorded[CONFIG_FILE] or {}
         return ConversionResult(
             safetensors_path=vdir / SAFETENSORS_FILE, config_path=vdir / CONFIG_FILE,
-            config=LeWMConfig.from_file(vdir / CONFIG_FILE), warnings=[], safetensors_sha256=st_rec["sha256"],
+            config=LeWMConfig.from_file(vdir / CONFIG_FILE), warnings=[], known_safetensors_sha256=st_rec["sha256"],
             config_sha256=cfg_rec["sha256"], source_sha256=digest, source_kind=str(st_rec.get("source_format", "")),
             tensor_count=0, dropped=[], unknown=[], up_to_date=True,
         )
@@ -512,7 +534,8 @@ def convert_variant(workspace: Any, registry: Any, record: Any) -> ConversionRes
                                 source_sha256=digest)
     with update_manifest(vdir) as manifest:
         produced = CONVERTER_VERSION
-        manifest.record_artifact(SAFETENSORS_FILE, kind="safetensors", produced_by=produced, inputs={rel_src: digest},
-                                 source_format=result.source_kind)
+        st_rec = manifest.record_artifact(SAFETENSORS_FILE, kind="safetensors", produced_by=produced,
+                                          inputs={rel_src: digest}, source_format=result.source_kind)
+        result.known_safetensors_sha256 = st_rec["sha256"]
         manifest.record_artifact(CONFIG_FILE, kind="config", produced_by=produced, inputs={rel_src: digest})
     return result
