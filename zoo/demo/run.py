@@ -126,11 +126,16 @@ def step_cards(ctx: DemoContext) -> str:
 
 def step_publish_dry_run(ctx: DemoContext) -> str:
     try:
-        from zoo.publish import plan_publish  # type: ignore[attr-defined]
+        from zoo.publish import plan_for_workspace
     except ImportError as exc:
         raise StageMissing(str(exc)) from None
-    plan = plan_publish(ctx.workspace, ctx.registry, list(ctx.names), dry_run=True)
-    return str(getattr(plan, "summary", plan))
+    # offline: plan against an empty remote, no request, nothing written
+    result = plan_for_workspace(ctx.workspace, ctx.registry, list(ctx.names), offline=True)
+    uploads = sum(len(r.plan.uploads) for r in result.repos)
+    repos = ", ".join(r.plan.repo_id for r in result.repos)
+    refused = len(result.refused)
+    return (f"would upload {uploads} files ({result.bytes / 1e6:.1f} MB) to {repos}; "
+            f"{refused} variant(s) refused by the verification gate")
 
 
 STEPS: list[Step] = [
