@@ -292,3 +292,18 @@ def test_synthetic_object_checkpoint_converts(tmp_path: Path) -> None:
     assert res.source_kind == "object" and res.config.block_pattern == "ALAL"
     assert np.array_equal(t["encoder.encoder.layer.2.attention.attention.value.weight"],
                           sd["encoder.blocks.2.attn.in_proj_weight"][16:24])
+
+
+def test_cli_inspect_lq40_dispatches_by_magic(tmp_path: Path) -> None:
+    lq40 = pytest.importorskip("zoo.formats.lq40")
+    res, t = _convert(FIX / "tiny_vit_epoch_1_object.ckpt", tmp_path, TINY_VIT_ARCH)
+    lq40.write_lq40(tmp_path / "m.lq40", res.config, t, "q4-pred")
+    out = CliRunner().invoke(main, ["inspect", str(tmp_path / "m.lq40"), "--json"])
+    assert out.exit_code == 0, out.output
+    info = json.loads(out.stdout)
+    assert info["format"] == "lq40" and info["mode"] == "q4-pred"
+    human = CliRunner().invoke(main, ["inspect", str(tmp_path / "m.lq40")])
+    assert human.exit_code == 0 and "q4-pred" in human.output
+    (tmp_path / "bad.lq40").write_bytes(b"LQ40\xff\xff")
+    bad = CliRunner().invoke(main, ["inspect", str(tmp_path / "bad.lq40")])
+    assert bad.exit_code == 2 and bad.output.startswith("error:")

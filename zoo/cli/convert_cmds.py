@@ -81,27 +81,52 @@ def inspect(path: Path, as_json: bool) -> None:
 
 
 def _render_info(info: dict[str, Any]) -> None:
+    if info.get("format") == "lq40":
+        _render_lq40(info)
+        return
     from rich.table import Table
 
     con = console()
     con.print(f"[bold]{info['path']}[/]  ({info['format']}, {info.get('size', 0)} bytes)")
-    for key in ("kind", "root_class", "metadata", "header", "mode"):
+    for key in ("kind", "root_class", "metadata"):
         if info.get(key):
             con.print(f"  {key}: {info[key]}")
     if info.get("stubbed_classes"):
-        con.print(f"  stubbed classes ({len(info['stubbed_classes'])}): " + ", ".join(info["stubbed_classes"]))
+        con.print(f"  stubbed classes ({len(info['stubbed_classes'])}, never imported): "
+                  + ", ".join(info["stubbed_classes"]))
     if info.get("shared_storages"):
         con.print(f"  shared storages: {info['shared_storages']}")
-    tensors = info.get("tensors")
-    if tensors:
-        table = Table(show_edge=False)
-        for col in ("name", "dtype", "shape"):
-            table.add_column(col)
-        for t in tensors:
-            table.add_row(t["name"], t["dtype"], "x".join(str(s) for s in t["shape"]) or "scalar")
-        con.print(table)
-        con.print(f"  {len(tensors)} tensors, {info.get('parameters', 0)} elements")
-    for key, value in info.items():
-        if key not in {"path", "format", "size", "kind", "root_class", "metadata", "header", "mode",
-                       "stubbed_classes", "shared_storages", "tensors", "parameters"}:
-            con.print(f"  {key}: {value}")
+    tensors = info.get("tensors") or []
+    table = Table(show_edge=False)
+    for col in ("name", "dtype", "shape"):
+        table.add_column(col)
+    for t in tensors:
+        table.add_row(t["name"], t["dtype"], "x".join(str(s) for s in t["shape"]) or "scalar")
+    con.print(table)
+    con.print(f"  {len(tensors)} tensors, {info.get('parameters', 0)} elements")
+
+
+def _render_lq40(info: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    con = console()
+    con.print(f"[bold]{info['path']}[/]  (LQ40 mode {info.get('mode')}, {info.get('size', 0)} bytes"
+              + (", zoo extension" if info.get("zoo_extension") else "") + ")")
+    cfg = info.get("config") or {}
+    if cfg:
+        con.print("  " + " ".join(f"{k}={cfg[k]}" for k in ("encoder_type", "encoder_hidden", "encoder_layers",
+                                                              "latent_dim", "predictor_hidden", "predictor_layers")
+                                  if k in cfg))
+    table = Table(show_edge=False)
+    for col in ("section", "kind", "offset", "bytes", "shape / count", "sparsity"):
+        table.add_column(col)
+    matrices = {m["name"]: m for m in info.get("matrices") or []}
+    for sec in info.get("sections") or []:
+        m = matrices.get(sec["name"])
+        shape = "x".join(str(x) for x in m["shape"]) if m else str(sec.get("count", ""))
+        sparsity = f"{m['sparsity']:.3f}" if m and m.get("sparsity") is not None else ""
+        table.add_row(sec["name"], sec["kind"], str(sec["offset"]), str(sec.get("length", m["bytes"] if m else "")),
+                      shape, sparsity)
+    con.print(table)
+    if info.get("totals"):
+        con.print(f"  totals: {info['totals']}")
