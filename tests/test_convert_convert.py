@@ -307,3 +307,24 @@ def test_cli_inspect_lq40_dispatches_by_magic(tmp_path: Path) -> None:
     (tmp_path / "bad.lq40").write_bytes(b"LQ40\xff\xff")
     bad = CliRunner().invoke(main, ["inspect", str(tmp_path / "bad.lq40")])
     assert bad.exit_code == 2 and bad.output.startswith("error:")
+
+
+def test_cli_convert_variant_name(tmp_path: Path) -> None:
+    from zoo.registry import load_registry
+
+    shutil.copy(REPO / "registry.yaml", tmp_path / "registry.yaml")
+    rec = load_registry(tmp_path / "registry.yaml").get("hybrid_ALAL_64d_4e_4p")
+    assert rec.provenance is not None and rec.provenance.sources[0].file
+    src = tmp_path / "variants" / rec.name / "source" / rec.provenance.sources[0].file
+    write_lightning_checkpoint(src, synthetic_state_dict(rec.architecture, seed=1))
+    runner = CliRunner()
+    res = runner.invoke(main, ["-C", str(tmp_path), "convert", rec.name, "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["config"]["encoder_heads"] == 4 and not doc["up_to_date"]
+    again = runner.invoke(main, ["-C", str(tmp_path), "convert", rec.name])
+    assert again.exit_code == 0 and "up to date" in again.output
+    bad = runner.invoke(main, ["-C", str(tmp_path), "convert", rec.name, "-o", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "-o applies to checkpoint files" in bad.output
+    q4 = runner.invoke(main, ["-C", str(tmp_path), "convert", "baseline_q4_pred"])
+    assert q4.exit_code == 2 and "safetensors-f32" in q4.output

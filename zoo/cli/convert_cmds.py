@@ -52,8 +52,11 @@ def convert(ctx: click.Context, target: str, output: Path | None, as_json: bool)
 
 def _render_result(result: Any) -> None:
     con = console()
-    state = "up to date" if result.up_to_date else f"{result.tensor_count} tensors"
-    con.print(f"[bold green]converted[/] {result.source_kind} checkpoint -> {result.safetensors_path} ({state})")
+    if result.up_to_date:
+        con.print(f"[bold green]up to date[/] {result.safetensors_path} (same checkpoint, same converter)")
+    else:
+        con.print(f"[bold green]converted[/] {result.source_kind} checkpoint ({result.tensor_count} tensors) -> "
+                  f"{result.safetensors_path}")
     con.print(f"  config   {result.config_path}  sha256 {result.config_sha256[:16]}")
     con.print(f"  weights  sha256 {result.safetensors_sha256[:16]}  (source {result.source_sha256[:16]})")
     c = result.config

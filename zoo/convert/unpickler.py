@@ -34,7 +34,7 @@ import numpy as np
 
 from zoo.errors import CheckpointError
 
-MAX_PICKLE_BYTES = 256 << 20  # data.pkl larger than this is refused
+MAX_PICKLE_BYTES = 64 << 20  # data.pkl larger than this is refused (real ones are ~0.1-1 MB)
 MAX_KEY_DEPTH = 8  # nesting allowed inside dict keys / set items
 MAX_TENSOR_ELEMENTS = 1 << 34
 
