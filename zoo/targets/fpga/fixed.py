@@ -63,7 +63,7 @@ class FixedPointFormat:
         return {
             "input": f"signed {self.in_bits}-bit Q{self.in_bits - self.in_frac}.{self.in_frac}",
             "weight": "Q4 code in [-8, 7], realised with shifts/adds (no multiplier)",
-            "product": f"signed {self.product_bits}-bit, Q.{self.in_frac}",
+            "product": f"signed <= {self.product_bits}-bit (each adder sized to its worst case), Q.{self.in_frac}",
             "block_sum": f"signed {self.block_bits}-bit adder tree over 32 products, Q.{self.in_frac}",
             "scale": f"signed {self.scale_bits}-bit constant round_half_away(scale * 2^{f}), Q.{f}",
             "scaled_block": f"signed {self.scaled_bits}-bit, Q.{self.in_frac + f}",

@@ -225,7 +225,8 @@ def summarize_synthesis(raw: dict[str, Any], top: str) -> dict[str, Any]:
         # Estimate: an adder bit maps to one LUT on a carry chain (LUT6 + CARRY4 on 7-series);
         # a 25 x 16 constant multiply fits one DSP48E1.
         summary["estimate"] = {
-            "method": "1 LUT per adder/subtractor output bit (carry-chain mapping), 1 DSP48 per scale multiply",
+            "method": "1 LUT per adder/subtractor output bit (carry-chain mapping), 1 DSP48 per scale multiply; "
+            "a lower bound: synth_xilinx measured 1.57x this on a 2x64 slice (benchmarks/fpga.py --full)",
             "luts": add_bits,
             "dsp48": words.get("$mul", {}).get("cells", 0),
             "bram": 0,
