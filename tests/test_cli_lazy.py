@@ -9,7 +9,7 @@ HEAVY = ("numpy", "wandb", "huggingface_hub", "torch", "rich", "jinja2", "safete
 
 
 def test_cli_import_is_light() -> None:
-    code = "import sys, zoo.cli; print(' '.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    code = f"import sys, zoo.cli; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
     assert out == "", f"heavy modules imported at CLI start-up: {out}"
 
