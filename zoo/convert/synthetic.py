@@ -409,8 +409,9 @@ def synthetic_state_dict(arch: Any, seed: int = 0, *, naming: str = "hf4") -> di
 
     `arch` is a `zoo.registry.records.Architecture`. ViT encoders use transformers 4.x names
     (`naming="hf5"` gives the 5.x names); hybrid encoders use `encoder.blocks.N...` with fused
-    in_proj for A blocks and bias-free q/k/v for L blocks. Linears ~ N(0, 0.02), biases small,
-    norms weight 1 / bias 0, BatchNorm running_var around 1.
+    in_proj for A blocks and bias-free q/k/v for L blocks. Linear/conv weights ~ N(0, 1/(3*fan_in))
+    (the spread of torch's default init, so latents depend clearly on the image), embeddings N(0, 0.02),
+    biases small, norms weight ~1 / bias ~0, BatchNorm running_var in [0.5, 1.5].
     """
     rng = np.random.default_rng(seed)
     sd: dict[str, np.ndarray[Any, Any]] = {}
@@ -419,7 +420,7 @@ def synthetic_state_dict(arch: Any, seed: int = 0, *, naming: str = "hf4") -> di
         return (rng.standard_normal(shape, dtype=np.float32) * np.float32(std)).astype(np.float32)
 
     def linear(name: str, out: int, inp: int, bias: bool = True) -> None:
-        sd[f"{name}.weight"] = normal(out, inp, std=min(0.02, 1.0 / np.sqrt(inp)))
+        sd[f"{name}.weight"] = normal(out, inp, std=float(1.0 / np.sqrt(3.0 * inp)))
         if bias:
             sd[f"{name}.bias"] = normal(out, std=0.01)
 
@@ -443,7 +444,7 @@ def synthetic_state_dict(arch: Any, seed: int = 0, *, naming: str = "hf4") -> di
         sd["encoder.pos_embed"] = normal(1, seq, he)
         if m:
             sd["encoder.meta_token"] = normal(1, m, he)
-        sd["encoder.patch_embed.proj.weight"] = normal(he, 3, 14, 14, std=0.02)
+        sd["encoder.patch_embed.proj.weight"] = normal(he, 3, 14, 14, std=float(1.0 / np.sqrt(3.0 * 588)))
         sd["encoder.patch_embed.proj.bias"] = normal(he, std=0.01)
         pattern = arch.block_pattern or "A"
         for i in range(arch.encoder_layers):
@@ -467,7 +468,7 @@ def synthetic_state_dict(arch: Any, seed: int = 0, *, naming: str = "hf4") -> di
     else:
         sd["encoder.embeddings.cls_token"] = normal(1, 1, he)
         sd["encoder.embeddings.position_embeddings"] = normal(1, seq, he)
-        sd["encoder.embeddings.patch_embeddings.projection.weight"] = normal(he, 3, 14, 14)
+        sd["encoder.embeddings.patch_embeddings.projection.weight"] = normal(he, 3, 14, 14, std=float(1.0 / np.sqrt(3.0 * 588)))
         sd["encoder.embeddings.patch_embeddings.projection.bias"] = normal(he, std=0.01)
         for i in range(arch.encoder_layers):
             if naming == "hf5":
