@@ -141,3 +141,31 @@ def test_check_detects_a_wrong_reference(tmp_path: Path) -> None:
     report = FpgaTarget().check(ctx)
     assert not report["passed"] and not report["simulation"]["bit_exact"]
     assert report["simulation"]["mismatched_vectors"] == ["random_1"]
+
+
+def test_lq40_parent_and_f32_root_give_the_same_logic(tmp_path: Path) -> None:
+    """For a plain Q4 parent, reading its LQ40 and quantizing the f32 root must agree bit for bit."""
+    from zoo.formats.lq40 import write_lq40
+    from zoo.quant.synthetic import synthetic_weights
+    from zoo.registry.records import architecture_to_config
+
+    ws, reg = make_workspace(tmp_path)
+    arch = Architecture(
+        encoder_kind="vit", latent_dim=16, encoder_layers=1, predictor_layers=1, encoder_hidden=16, encoder_heads=2,
+        encoder_inter=32, predictor_hidden=64, predictor_heads=2, predictor_inner_dim=64, predictor_inter=128,
+        projector_hidden=32,
+    )
+    cfg = architecture_to_config(arch)
+    weights = synthetic_weights(cfg, seed=4)
+    save_file({TENSOR: weights[TENSOR]}, str(ws.variant_dir("root") / "lejepa_weights.safetensors"))
+    ctx = ctx_for(ws, reg, rows="8:12")
+    FpgaTarget().build(ctx)
+    from_root = (ctx.out_dir / "vectors_expected.hex").read_text()
+    assert json.loads((ctx.out_dir / "design.json").read_text())["source"]["file"] == "lejepa_weights.safetensors"
+
+    ws.variant_dir("q4").mkdir(parents=True)
+    write_lq40(ws.variant_dir("q4") / "model.lq40", cfg, weights, "q4-pred")
+    FpgaTarget().build(ctx)
+    design = json.loads((ctx.out_dir / "design.json").read_text())
+    assert design["source"]["kind"] == "lq40" and design["source"]["field"]
+    assert (ctx.out_dir / "vectors_expected.hex").read_text() == from_root
