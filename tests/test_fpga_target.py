@@ -169,3 +169,17 @@ def test_lq40_parent_and_f32_root_give_the_same_logic(tmp_path: Path) -> None:
     design = json.loads((ctx.out_dir / "design.json").read_text())
     assert design["source"]["kind"] == "lq40" and design["source"]["field"]
     assert (ctx.out_dir / "vectors_expected.hex").read_text() == from_root
+
+
+def test_check_with_a_damaged_design_file(tmp_path: Path) -> None:
+    ws, reg = make_workspace(tmp_path)
+    ctx = ctx_for(ws, reg)
+    FpgaTarget().build(ctx)
+    design = json.loads((ctx.out_dir / "design.json").read_text())
+    del design["fixed_point"]
+    (ctx.out_dir / "design.json").write_text(json.dumps(design))
+    with pytest.raises(InputError, match="field 'fixed_point' missing"):
+        FpgaTarget().check(ctx)
+    (ctx.out_dir / "design.json").write_text("{")
+    with pytest.raises(InputError, match="not valid JSON"):
+        FpgaTarget().check(ctx)

@@ -344,7 +344,11 @@ def _load_design(out_dir: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not valid JSON ({exc})", hint="rebuild with `zoo build NAME --target fpga`") from exc
-    for name in data.get("files", {}).values():
+    required = ("top", "files", "fixed_point", "slice", "counts", "vectors", "error_vs_f32", "variant", "source")
+    missing = [key for key in required if not isinstance(data, dict) or key not in data]
+    if missing:
+        raise InputError(f"{path}: field '{missing[0]}' missing", hint="rebuild with `zoo build NAME --target fpga`")
+    for name in data["files"].values():
         if not (out_dir / name).exists():
             raise InputError(f"{out_dir / name}: missing", hint="rebuild with `zoo build NAME --target fpga`")
     return dict(data)
