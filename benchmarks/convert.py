@@ -6,7 +6,8 @@ Builds a full-size baseline 192d/6e/6p synthetic checkpoint in crucible's object
 15.4 M parameters), then measures in ONE run, each method in its own worker process (so peak RSS is
 per method), medians over --repeats:
 
-- in-process: ours (`convert_checkpoint`) / torch path (torch.load with a stand-in shim, walk the
+- in-process: ours (`convert_checkpoint`, hashing the source itself; and with the digest already known,
+  as after `zoo pull`) / torch path (torch.load with a stand-in shim, walk the
   module tree, cast f32, `safetensors.torch.save_file`) / plain file copy (the I/O floor) /
   copy + fsync (what an atomic write costs);
 - whole commands: `zoo convert PATH -o DIR` / `python -c <torch path>` / `cp`.
@@ -102,6 +103,14 @@ def worker(method: str, src: str, out: str, repeats: int) -> None:
 
         def run() -> None:
             convert_checkpoint(src, out)
+    elif method == "ours-digest-known":
+        from zoo._io import sha256_file
+        from zoo.convert import convert_checkpoint
+
+        digest = sha256_file(src)
+
+        def run() -> None:
+            convert_checkpoint(src, out, source_sha256=digest)
     elif method == "torch":
         ns: dict[str, object] = {}
         exec(TORCH_PATH, ns)
@@ -170,7 +179,8 @@ def main() -> None:
         subprocess.run([sys.executable, str(HERE), "--worker", "make", str(src), "-", "0"], check=True)
     size_mb = src.stat().st_size / 2**20
     r = args.repeats
-    res = {m: _run_worker(m, src, work / m.replace("+", "_"), r) for m in ("ours", "torch", "copy", "copy+fsync")}
+    res = {m: _run_worker(m, src, work / m.replace("+", "_"), r) for m in ("ours", "ours-digest-known", "torch", "copy",
+                                                                    "copy+fsync")}
     zoo = shutil.which("zoo") or str(Path(sys.executable).with_name("zoo"))
     cmd_ours = _time_command([zoo, "convert", str(src), "-o", str(work / "cmd_ours")], r)
     torch_cli = TORCH_PATH + f"\ntorch_convert({str(src)!r}, {str(work / 'cmd_torch')!r})\n"
@@ -185,13 +195,15 @@ def main() -> None:
     print(f"  in-process:    torch path / ours             = {torch['median_s'] / ours['median_s']:6.1f}x   (target > 1x)")
     print(f"  in-process:    ours / plain file copy        = {ours['median_s'] / copy['median_s']:6.2f}x   (target <= 2x)")
     print(f"  in-process:    ours / copy + fsync           = {ours['median_s'] / copy_fsync['median_s']:6.2f}x")
+    print(f"  in-process:    torch path / ours, source digest already known = "
+          f"{torch['median_s'] / res['ours-digest-known']['median_s']:6.1f}x")
     print(f"  peak RSS:      ours / checkpoint size        = {ours['peak_rss_mb'] / size_mb:6.2f}x   (target < 1.5x)")
     print("IN-PROCESS (median s, peak RSS MiB of the worker incl. interpreter)")
     for name, row in res.items():
-        print(f"  {name:<11} {row['median_s']:8.3f} s   rss {row['peak_rss_mb']:7.1f} MiB   (imports {row['import_s']:.2f} s)")
+        print(f"  {name:<17} {row['median_s']:8.3f} s   rss {row['peak_rss_mb']:7.1f} MiB   (imports {row['import_s']:.2f} s)")
     print("WHOLE COMMANDS (median wall s, peak RSS MiB)")
     for name, (t, rss) in (("zoo convert", cmd_ours), ("torch path", cmd_torch), ("cp", cmd_cp)):
-        print(f"  {name:<11} {t:8.3f} s   rss {rss:7.1f} MiB")
+        print(f"  {name:<17} {t:8.3f} s   rss {rss:7.1f} MiB")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
 
