@@ -77,6 +77,12 @@ def main(ctx: click.Context, directory: Path | None) -> None:
 
     Exit codes: 0 success, 1 verification failed, 2 bad usage or input, 3 remote service error.
     """
+    # One BLAS thread unless the user says otherwise: golden files and verify numbers are then
+    # byte-stable across machines (threaded BLAS changes f32 summation order), and small
+    # matmuls are faster single-threaded anyway. Must happen before numpy is imported.
+    from zoo.verify.threads import pin_blas_threads
+
+    pin_blas_threads()
     ctx.obj = AppContext(directory)
 
 

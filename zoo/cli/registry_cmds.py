@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from zoo.cli._app import app, console, emit_json, json_option, main
+
+if TYPE_CHECKING:
+    from zoo.registry import Workspace
 
 
 @main.group("registry")
@@ -42,6 +45,18 @@ def registry_check(ctx: click.Context, file: Path | None, as_json: bool) -> None
         sys.exit(2)
 
 
+_VERIFY_TO_STATUS = {"pass": "verified", "fail": "failed", "stale": "stale", "pending": "measured"}
+
+
+def _local_status(ws: Workspace, name: str) -> str:
+    """Verification state when verify ran, else how far the variant was built."""
+    from zoo.store.status import build_status
+    from zoo.verify import verification_state
+
+    state = verification_state(ws, name)
+    return _VERIFY_TO_STATUS.get(state) or build_status(ws.variant_dir(name))
+
+
 def _fmt_cos(value: float | None, text: str | None) -> str:
     if text:
         return text
@@ -53,8 +68,6 @@ def _fmt_cos(value: float | None, text: str | None) -> str:
 @click.pass_context
 def list_variants(ctx: click.Context, as_json: bool) -> None:
     """Table of variants: name, family, format, parent, claimed size and cosine, local status."""
-    from zoo.store.status import local_status
-
     ws = app(ctx).workspace()
     reg = app(ctx).registry()
     rows: list[dict[str, Any]] = []
@@ -72,7 +85,7 @@ def list_variants(ctx: click.Context, as_json: bool) -> None:
                 "claimed_cosine_text": rec.claims.cosine_text,
                 "verification_status": rec.verification.status,
                 "targets": list(rec.targets),
-                "status": local_status(ws.variant_dir(rec.name)),
+                "status": _local_status(ws, rec.name),
             }
         )
     if as_json:
@@ -100,15 +113,13 @@ def list_variants(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def show_variant(ctx: click.Context, name: str, as_json: bool) -> None:
     """One registry record in full (plus local status and the f32 root it is measured against)."""
-    from zoo.store.status import local_status
-
     ws = app(ctx).workspace()
     reg = app(ctx).registry()
     rec = reg.get(name)
     data = dataclasses.asdict(rec)
     data["f32_root"] = reg.f32_root(rec).name
     data["children"] = [c.name for c in reg.children(rec.name)]
-    data["status"] = local_status(ws.variant_dir(rec.name))
+    data["status"] = _local_status(ws, rec.name)
     if as_json:
         emit_json(data)
         return
