@@ -66,7 +66,9 @@ def test_measured_card_body(ws_reg) -> None:  # type: ignore[no-untyped-def]
     assert "9.8 MB (9812000 bytes)" in text and "| Size (claim) | 9.8 MB |" in text
     assert "wandb://eren23/crucible-lewm/lewm_slim_96d_4e_4p:v0" in text and "run-abc123" in text
     assert "`targets/esp32/weights.h`" in text
-    assert "encode_ms.median | 12.5" in text
+    assert "## Benchmarks (this machine)" in text
+    assert "| encode (image → latent) | 12.50 | 12.00 | 10 |" in text  # measured next to the claim
+    assert "| 20-step rollout | 70.00 | 68.50 | 300 |" in text and "Apple Silicon" in text
     assert "[slim_96d_4e_4p](../slim_96d_4e_4p/README.md)" in text
     assert "from safetensors" not in text and "LQ40 readers" in text
     root = render_card(ws, reg, "slim_96d_4e_4p")
@@ -84,7 +86,10 @@ def test_unmeasured_cards_say_pending_and_have_no_model_index(ws_reg) -> None:  
     unverified = render_card(ws, reg, "baseline_q4_pred")
     assert "**Not yet verified.**" in unverified and "| Cosine (claim) | 0.9982 |" in unverified
     # FPGA report shown next to the original claims
-    assert "| luts | 10234 |" in unverified and "98.3% of multiplies eliminated" in unverified
+    assert "## Hardware: FPGA" in unverified and "**passed**" in unverified
+    assert "| LUT estimate (% of Arty A7-35T) | 10234 (49.2%) | 12% |" in unverified
+    assert "| multipliers eliminated | 96.9% | 98.3% |" in unverified
+    assert "Why the LUT numbers differ: The card's 12% is a time-multiplexed" in unverified
 
 
 def test_stale_verification_is_not_reported_as_measured(ws_reg) -> None:  # type: ignore[no-untyped-def]
@@ -126,7 +131,7 @@ def test_check_cards_reports_out_of_date_files(ws_reg) -> None:  # type: ignore[
     write_cards(ws, reg, None)
     assert check_cards(ws, reg) == []
     # a new measurement makes the card out of date
-    (ws.variant_dir("baseline_q4_pred") / "bench.json").write_text('{"predict_ms": 1.0}')
+    (ws.variant_dir("baseline_q4_pred") / "bench.json").write_text('{"predict": {"median_ms": 1.0}}')
     assert check_cards(ws, reg) == ["cards/README.md", "cards/baseline_q4_pred/README.md"]
     write_cards(ws, reg, None)
     # a card left behind by a removed variant is reported too

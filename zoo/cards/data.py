@@ -37,6 +37,7 @@ MODE_LABEL = {
 VERIFY_FILE = "verify.json"
 BENCH_FILE = "bench.json"
 FPGA_REPORT = "targets/fpga/report.json"
+ESP32_MEMORY = "targets/esp32/memory.json"
 
 
 def read_json_file(path: Path) -> dict[str, Any] | None:
@@ -68,6 +69,7 @@ class Artifact:
     size: int | None
     sha256: str | None
     produced_by: str | None
+    description: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +87,8 @@ class VariantFacts:
     stale: tuple[str, ...]  # artifacts whose digest changed since verify measured them
     fpga_report: dict[str, Any] | None
     bench: dict[str, Any] | None
+    esp32_memory: dict[str, Any] | None = None  # targets/esp32/memory.json (flash/RAM vs limits)
+    target_checks: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # manifest targets.T.check
 
     @property
     def name(self) -> str:
@@ -136,6 +140,7 @@ def _artifacts(section: dict[str, Any] | None) -> tuple[Artifact, ...]:
                 size=size if isinstance(size, int) else None,
                 sha256=rec.get("sha256") if isinstance(rec.get("sha256"), str) else None,
                 produced_by=rec.get("produced_by") if isinstance(rec.get("produced_by"), str) else None,
+                description=rec.get("description") if isinstance(rec.get("description"), str) else None,
             )
         )
     return tuple(out)
@@ -199,9 +204,13 @@ def variant_facts(workspace: Workspace, registry: Registry, name: str) -> Varian
         None,
     )
     targets: dict[str, tuple[Artifact, ...]] = {}
+    checks: dict[str, dict[str, Any]] = {}
     for target, section in sorted((manifest.data.get("targets") or {}).items()):
         if isinstance(section, dict):
             targets[str(target)] = _artifacts(section.get("artifacts"))
+            if isinstance(section.get("check"), dict):
+                checks[str(target)] = section["check"]
+    esp32_memory = read_json_file(vdir / ESP32_MEMORY) if "esp32" in targets else None
     verify = read_json_file(vdir / VERIFY_FILE)
     return VariantFacts(
         record=rec,
@@ -217,6 +226,8 @@ def variant_facts(workspace: Workspace, registry: Registry, name: str) -> Varian
         stale=_stale(workspace, name, verify),
         fpga_report=read_json_file(vdir / FPGA_REPORT),
         bench=read_json_file(vdir / BENCH_FILE),
+        esp32_memory=esp32_memory,
+        target_checks=checks,
     )
 
 

@@ -39,12 +39,24 @@ CARD_FILE = "README.md"
 # What the original collection reported for its hardwired FPGA design (spec §5.2), shown next to
 # the zoo's own synthesis report so readers can compare; these are claims, not zoo measurements.
 FPGA_CLAIMS = (
+    ("multipliers eliminated", "98.3% of multiplies"),
     ("weight storage", "0 BRAM, 0 multipliers for weights"),
-    ("multiplier reduction", "98.3% of multiplies eliminated"),
+    ("LUTs", "≈12% of the device (card: Arty A7; synapse estimate: ECP5-85K), time-multiplexed 32-MAC estimate"),
     ("logic per Q4 block", "~146 cells (Yosys)"),
-    ("time-multiplexed estimate", "32 MACs ≈ 10K LUTs (≈12% of an ECP5-85K)"),
     ("cosine vs f32", "1.000 (bit-exact shift-add)"),
 )
+# The original collection card's Apple Silicon timings (ms: encode, predict, 20-step rollout), hand-recorded
+# on other hardware with another runtime; shown next to `zoo bench` numbers as claims, never as measurements.
+BENCH_CLAIMS: dict[str, tuple[str, float, float, float]] = {
+    "baseline_192d_6e_6p": ("baseline f32", 52, 32, 640),
+    "baseline_full": ("baseline INT8+Q4", 25, 21, 420),
+    "slim_96d_4e_4p": ("slim 96d f32", 18, 18, 360),
+    "slim_96d_4e_4p_full": ("slim 96d INT8+Q4", 10, 15, 300),
+    "hybrid_ALAL_64d_4e_4p": ("hybrid f32", 8, 10, 200),
+}
+BENCH_CLAIMS_SOURCE = "original collection card, Apple Silicon (other hardware and runtime; not reproduced by the zoo)"
+BENCH_OPS = (("encode", "encode (image → latent)"), ("predict", "predict (one step)"),
+             ("rollout20", "20-step rollout"))
 LICENSE_TEXT = {
     "cc-by-nc-4.0": (
         "Creative Commons Attribution-NonCommercial 4.0 (CC BY-NC 4.0), inherited from LeWM. You may copy, "
@@ -185,10 +197,12 @@ def variant_context(registry: Registry, facts: VariantFacts) -> dict[str, Any]:
         "source_rows": _source_rows(facts),
         "source_files": _source_files(facts),
         "converter": facts.converted_by or "—",
-        "bench_rows": flatten_scalars(facts.bench) if facts.bench else [],
-        "fpga_rows": flatten_scalars(facts.fpga_report) if facts.fpga_report else [],
+        "bench": bench_section(facts),
+        "fpga": fpga_section(facts),
         "fpga_report_path": FPGA_REPORT,
         "fpga_claims": FPGA_CLAIMS,
+        "esp32": esp32_section(facts),
+        "other_targets": {t: a for t, a in facts.targets.items() if t not in ("esp32", "fpga")},
         "arch_rows": _arch_rows(rec),
         "citations": col.citations,
         "license_text": LICENSE_TEXT.get(lic, f"Released under the `{lic}` license; see the license text."),
@@ -209,6 +223,133 @@ def _arch_rows(rec: Any) -> list[tuple[str, Any]]:
         ("input image", "224×224 RGB, 14×14 patches"),
     ]
     return rows
+
+
+# ----------------------------------------------------------------------------- hardware / benchmark sections
+
+
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _pct(part: Any, whole: Any) -> str:
+    a, b = _num(part), _num(whole)
+    return f"{100.0 * a / b:.1f}%" if a is not None and b else "—"
+
+
+def fpga_section(facts: VariantFacts) -> dict[str, Any] | None:
+    """The "Hardware: FPGA" section from `targets/fpga/report.json` (None when there is no report).
+
+    The report's own comparison table (measured slice vs the original card's claims) is rendered
+    as is; a report without a usable table falls back to its `measured` numbers.
+    """
+    rep = facts.fpga_report
+    if rep is None:
+        return None
+    table = _dict(rep.get("table"))
+    raw_columns, raw_rows = table.get("columns"), table.get("rows")
+    columns: list[Any] = ["quantity", "measured"]
+    rows: list[list[Any]] = [[k, v] for k, v in flatten_scalars(_dict(rep.get("measured")))]
+    if (isinstance(raw_columns, list) and len(raw_columns) >= 2 and isinstance(raw_rows, list)
+            and all(isinstance(r, list) and len(r) == len(raw_columns) for r in raw_rows)):
+        columns, rows = raw_columns, raw_rows
+    claims = _dict(rep.get("claims"))
+    raw_notes = rep.get("notes")
+    notes = [n for n in raw_notes if isinstance(n, str)] if isinstance(raw_notes, list) else []
+    # the note that explains why the measured LUT share differs from the card's ~12%
+    lut_gap = next((n for n in notes if "12%" in n or "time-multiplexed" in n), None)
+    sim = _dict(rep.get("simulation"))
+    sl = _dict(rep.get("slice"))
+    passed = rep.get("passed")
+    return {
+        "title": str(table.get("title") or "FPGA hardwired design"),
+        "columns": [str(c) for c in columns],
+        "rows": [[cell(c) for c in r] for r in rows],
+        "summary": str(rep.get("summary") or ""),
+        "passed": passed if isinstance(passed, bool) else None,
+        "bit_exact": sim.get("bit_exact") if isinstance(sim.get("bit_exact"), bool) else None,
+        "slice": sl,
+        "claims_scope": str(claims.get("scope") or ""),
+        "lut_gap": lut_gap,
+        "notes": [n for n in notes if n != lut_gap],
+    }
+
+
+def esp32_section(facts: VariantFacts) -> dict[str, Any] | None:
+    """The "Hardware: ESP32-P4" section: built artifacts with sizes and the memory report."""
+    arts = facts.targets.get("esp32")
+    if arts is None:
+        return None
+    mem = facts.esp32_memory or {}
+    memory_rows: list[tuple[str, str, str, str]] = []
+    if mem:
+        flash, flash_lim = mem.get("flash_bytes"), mem.get("flash_limit_bytes")
+        psram, psram_lim = mem.get("psram_bytes"), mem.get("psram_limit_bytes")
+        memory_rows = [
+            ("flash (model blob)", _bytes(flash), _bytes(flash_lim), _pct(flash, flash_lim)),
+            ("scratch RAM (activations)", _bytes(mem.get("ram_scratch_bytes")), "part of PSRAM",
+             _pct(mem.get("ram_scratch_bytes"), psram_lim)),
+            ("PSRAM at load (total)", _bytes(psram), _bytes(psram_lim), _pct(psram, psram_lim)),
+        ]
+        breakdown = _dict(mem.get("psram_breakdown"))
+        for key, value in sorted(breakdown.items()):
+            memory_rows.append((f"PSRAM: {str(key).replace('_', ' ')}", _bytes(value), "", _pct(value, psram_lim)))
+    check = facts.target_checks.get("esp32") or {}
+    fits = mem.get("fits")
+    return {
+        "artifacts": arts,
+        "total": sum(a.size or 0 for a in arts),
+        "memory_rows": memory_rows,
+        "fits": fits if isinstance(fits, bool) else None,
+        "check_summary": str(check.get("summary") or ""),
+        "check_passed": check.get("passed") if isinstance(check.get("passed"), bool) else None,
+    }
+
+
+def _bytes(v: Any) -> str:
+    n = _num(v)
+    return "—" if n is None else f"{int(n):,} B ({fmt_size(int(n))})"
+
+
+def _ms(entry: Any, key: str = "median_ms") -> float | None:
+    return _num(entry.get(key)) if isinstance(entry, dict) else None
+
+
+def bench_section(facts: VariantFacts) -> dict[str, Any] | None:
+    """"Benchmarks (this machine)": `bench.json` medians next to the original card's claimed timings."""
+    bench = facts.bench
+    claim = BENCH_CLAIMS.get(facts.name)
+    if bench is None and claim is None:
+        return None
+    rows = []
+    for i, (op, label) in enumerate(BENCH_OPS):
+        med = _ms((bench or {}).get(op))
+        low = _ms((bench or {}).get(op), "min_ms")
+        rows.append({
+            "op": label,
+            "median": "—" if med is None else f"{med:.2f}",
+            "min": "—" if low is None else f"{low:.2f}",
+            "claim": "—" if claim is None else f"{claim[i + 1]:g}",
+        })
+    machine = _dict((bench or {}).get("machine"))
+    setup = []
+    if bench is not None:
+        setup = [f"{k}: {fmt_num(v)}" for k, v in (
+            ("engine", bench.get("engine")), ("batch", bench.get("batch")), ("runs", bench.get("repeats")),
+            ("warm-up", bench.get("warmup")), ("BLAS threads", bench.get("threads")),
+        ) if v is not None]
+        setup += [f"{k}: {fmt_num(v)}" for k, v in sorted(machine.items())]
+    return {
+        "measured": bench is not None,
+        "rows": rows,
+        "setup": setup,
+        "claim_label": claim[0] if claim else None,
+        "claim_source": BENCH_CLAIMS_SOURCE,
+    }
 
 
 # ----------------------------------------------------------------------------- public API
@@ -267,8 +408,11 @@ def collection_context(registry: Registry, facts: list[VariantFacts]) -> dict[st
         "by_family": by_family,
         "tldr": tldr,
         "derived": derived,
-        "benches": [(f, flatten_scalars(f.bench)) for f in benches],
-        "fpga": [(f, flatten_scalars(f.fpga_report)) for f in facts if f.fpga_report],
+        "benches": [(f, bench_section(f)) for f in benches],
+        "bench_claims": [(n, c) for n, c in BENCH_CLAIMS.items() if any(f.name == n for f in facts)],
+        "bench_claims_source": BENCH_CLAIMS_SOURCE,
+        "fpga": [(f, fpga_section(f)) for f in facts if f.fpga_report],
+        "esp32": [(f, esp32_section(f)) for f in facts if "esp32" in f.targets],
         "fpga_claims": FPGA_CLAIMS,
         "claims": {f.name: _claims(f) for f in facts},
         "statuses": statuses,

@@ -115,16 +115,33 @@ def golden_cmd(ctx: click.Context, target: str, output: Path | None, as_json: bo
 @click.option("--repeats", type=click.IntRange(1, 1000), default=10, show_default=True, help="Timed runs per op.")
 @click.option("--warmup", type=click.IntRange(0, 100), default=2, show_default=True)
 @click.option("--batch", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option("--save", is_flag=True,
+              help="Write variants/NAME/bench.json (shown on the card by `zoo card`); registry variants only.")
 @json_option
 @click.pass_context
-def bench_cmd(ctx: click.Context, target: str, repeats: int, warmup: int, batch: int, as_json: bool) -> None:
-    """Time the numpy engine on variant NAME (or a converted DIR): encode, predict, 20-step rollout (median ms)."""
-    from zoo.model.bench import bench_model
+def bench_cmd(ctx: click.Context, target: str, repeats: int, warmup: int, batch: int, save: bool,
+              as_json: bool) -> None:
+    """Time the numpy engine on variant NAME (or a converted DIR): encode, predict, 20-step rollout (median ms).
+
+    With --save the result goes to variants/NAME/bench.json; `zoo card NAME` then shows it in the
+    card's "Benchmarks (this machine)" table next to the original collection's claimed timings.
+    """
+    from zoo.model.bench import BENCH_FILE, bench_document, bench_model
     from zoo.model.engine import LeWM
 
+    if save and _is_converted_dir(target):
+        raise UsageError(f"zoo bench {target} --save: --save needs a registry variant NAME, not a directory",
+                         hint="drop --save, or run it in a workspace: zoo bench NAME --save")
     label, config, weights = _variant_weights(ctx, target)
     model = LeWM.from_weights(config, weights, source=label)
     result = {"variant": label, **bench_model(model, repeats=repeats, warmup=warmup, batch=batch)}
+    saved = None
+    if save:
+        from zoo._io import atomic_write_json
+
+        saved = app(ctx).workspace().variant_dir(label) / BENCH_FILE
+        atomic_write_json(saved, bench_document(label, result))
+        result["saved"] = str(saved)
     if as_json:
         emit_json(result)
         return
@@ -136,3 +153,5 @@ def bench_cmd(ctx: click.Context, target: str, repeats: int, warmup: int, batch:
     for op in ("encode", "predict", "rollout20"):
         table.add_row(op, f"{result[op]['median_ms']:.2f}", f"{result[op]['min_ms']:.2f}")
     console().print(table)
+    if saved is not None:
+        console().print(f"saved {saved} (run `zoo card {label}` to show it on the card)")
