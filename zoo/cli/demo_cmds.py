@@ -35,10 +35,16 @@ def demo(directory: Path, as_json: bool) -> None:
             "directory": str(ctx.directory),
             "steps": [r.__dict__ for r in results],
             "verify": [r.to_json() for r in ctx.reports],
+            "publish_dry_run": ctx.publish.to_json() if ctx.publish is not None else None,
+            "site": ctx.site_index.as_uri() if ctx.site_index is not None else None,
         })
     else:
         _render(results, ctx.reports)
+        if ctx.publish is not None:
+            _render_publish_plan(ctx.publish)
         console().print(f"demo workspace: {ctx.directory}  (try `zoo -C {directory} verify --all`)")
+        if ctx.site_index is not None:
+            console().print(f"open {ctx.site_index.as_uri()}", soft_wrap=True)
     if any(r.failed for r in ctx.reports):
         raise SystemExit(1)
 
@@ -68,6 +74,45 @@ def _render(results: list[Any], reports: list[Any]) -> None:
         color = {"done": "green", "skipped": "yellow"}.get(r.status, "red")
         st.add_row(r.step, f"[{color}]{r.status}[/]", f"{r.seconds:.1f}", r.detail)
     console().print(st)
+
+
+def publish_plan_rows(result: Any) -> list[tuple[str, str, int, int]]:
+    """(variant, gate state, files to add/update, bytes) per variant of a dry-run plan; the
+    collection-level files (root README) under "(collection)"."""
+    files: dict[str, list[int]] = {}
+    for rr in result.repos:
+        for f in [*rr.plan.adds, *rr.plan.updates]:
+            acc = files.setdefault(f.variant or "(collection)", [0, 0])
+            acc[0] += 1
+            acc[1] += int(f.size)
+    order = [*result.checks, *sorted(set(files) - set(result.checks))]
+    rows = []
+    for name in order:
+        check = result.checks.get(name)
+        state = check.state + (" (refused)" if check.refused else "") if check is not None else "-"
+        count, size = files.get(name, [0, 0])
+        rows.append((name, state, count, size))
+    return rows
+
+
+def _render_publish_plan(result: Any) -> None:
+    from rich.table import Table
+
+    repos = ", ".join(rr.plan.repo_id for rr in result.repos) or "-"
+    table = Table(title=f"publish --dry-run plan: {repos}", title_justify="left")
+    for col in ("variant", "gate", "files", "bytes"):
+        table.add_column(col, justify="right" if col in ("files", "bytes") else "left")
+    color = {"pass": "green", "pending": "yellow"}
+    total_files = total_bytes = 0
+    for name, state, count, size in publish_plan_rows(result):
+        c = color.get(state, "red") if state != "-" else "white"
+        table.add_row(name, f"[{c}]{state}[/]", str(count), f"{size:,}")
+        total_files += count
+        total_bytes += size
+    table.add_row("[bold]total[/]", "", f"[bold]{total_files}[/]", f"[bold]{total_bytes:,}[/]")
+    console().print(table)
+    console().print("offline plan (compared with an empty repository); nothing was uploaded. "
+                    "Publish for real with `zoo publish --all` (needs HF_TOKEN).")
 
 
 class _StepProgress:

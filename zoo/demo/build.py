@@ -46,13 +46,25 @@ class MirrorEntry:
         return self.directory.resolve().as_uri()
 
 
+PACKAGED_REGISTRY = Path("data") / "registry.yaml"  # inside the zoo package of a wheel (hatch force-include)
+
+
 def real_registry_path() -> Path:
-    """registry.yaml of the lewm-zoo checkout the package runs from."""
-    path = Path(zoo.__file__).resolve().parent.parent / "registry.yaml"
-    if not path.is_file():
-        raise UsageError(f"{path}: the project's registry.yaml is not available",
-                         hint="run `zoo demo` from a lewm-zoo checkout (pip install -e .)")
-    return path
+    """The project's registry.yaml, whose records the demo copies.
+
+    A checkout (editable install) uses the repository's own file; an installed wheel has no
+    repository, so it uses the copy the wheel build puts at `zoo/data/registry.yaml` (pyproject
+    `force-include`; the repository file stays the one source of truth).
+    """
+    package_dir = Path(zoo.__file__).resolve().parent
+    checkout = package_dir.parent / "registry.yaml"
+    if checkout.is_file() and (package_dir.parent / "pyproject.toml").is_file():
+        return checkout
+    packaged = package_dir / PACKAGED_REGISTRY
+    if packaged.is_file():
+        return packaged
+    raise UsageError(f"{packaged}: the project's registry.yaml is not installed (and {checkout} is absent)",
+                     hint="reinstall lewm-zoo from a wheel, or run `zoo demo` from a lewm-zoo checkout")
 
 
 def artifact_name(root: str) -> str:

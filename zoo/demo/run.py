@@ -25,6 +25,8 @@ class DemoContext:
     names: list[str] = dataclasses.field(default_factory=list)
     pulled: list[Any] = dataclasses.field(default_factory=list)
     reports: list[Any] = dataclasses.field(default_factory=list)
+    site_index: Path | None = None  # cards/site/index.html once the cards step ran
+    publish: Any = None  # zoo.publish PublishResult of the offline dry run
     notify: Callable[[str], None] = lambda msg: None  # sub-step progress text
 
 
@@ -121,6 +123,7 @@ def step_cards(ctx: DemoContext) -> str:
         raise StageMissing(str(exc)) from None
     paths = write_cards(ctx.workspace, ctx.registry, list(ctx.names))
     index = render_site(ctx.workspace, ctx.registry)
+    ctx.site_index = Path(index)
     return f"{len(paths)} card files, site at {index}"
 
 
@@ -131,6 +134,7 @@ def step_publish_dry_run(ctx: DemoContext) -> str:
         raise StageMissing(str(exc)) from None
     # offline: plan against an empty remote, no request, nothing written
     result = plan_for_workspace(ctx.workspace, ctx.registry, list(ctx.names), offline=True)
+    ctx.publish = result
     uploads = sum(len(r.plan.uploads) for r in result.repos)
     repos = ", ".join(r.plan.repo_id for r in result.repos)
     refused = len(result.refused)
