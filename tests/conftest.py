@@ -3,11 +3,15 @@
 - every test runs with HOME and all tool caches in a temp dir and without real credentials
   (the autouse `_isolated_env`), so nothing touches the user's cache or a real service;
 - `wandb_server` / `hf_server`: the loopback servers of tests/servers, started and stopped per test,
-  with WANDB_BASE_URL/WANDB_API_KEY or HF_ENDPOINT/HF_TOKEN pointing at them.
+  with WANDB_BASE_URL/WANDB_API_KEY or HF_ENDPOINT/HF_TOKEN pointing at them;
+- `demo_run` / `demo_workspace` (session): `zoo demo` run once per session in a temp dir with its own
+  ZOO_CACHE; tests that only add files (e.g. `zoo build` into targets/) may use the workspace directly,
+  tests that corrupt or rewrite its files must work on their own copy.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Iterator
@@ -69,3 +73,47 @@ def hf_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[HfHubServer]:
         yield server
     finally:
         server.stop()
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoRun:
+    """One `zoo demo DIR` run: the workspace, the exit code and what it printed."""
+
+    workspace: Path
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def _isolate(mp: pytest.MonkeyPatch, home: Path) -> None:
+    for var in _SECRET_OR_MODE_VARS:
+        mp.delenv(var, raising=False)
+    mp.setenv("HOME", str(home))
+    mp.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    mp.setenv("ZOO_CACHE", str(home / "zoo-cache"))
+    mp.setenv("HF_HOME", str(home / "hf"))
+    mp.setenv("WANDB_DIR", str(home / "wandb"))
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """`zoo demo` once per session (the function-scoped env isolation does not apply here, so the
+    same isolation is set up for the duration of the run)."""
+    from click.testing import CliRunner
+
+    from zoo.cli import main
+
+    root = tmp_path_factory.mktemp("demo-session")
+    workspace = root / "demo"
+    with pytest.MonkeyPatch.context() as mp:
+        _isolate(mp, root / "home")
+        result = CliRunner().invoke(main, ["demo", str(workspace)], catch_exceptions=False)
+    return DemoRun(workspace, result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(demo_run: DemoRun) -> Path:
+    """Path of the session's demo workspace (fails the test when `zoo demo` failed)."""
+    if demo_run.exit_code != 0:
+        pytest.fail(f"zoo demo exited {demo_run.exit_code}:\n{demo_run.stderr[-3000:]}")
+    return demo_run.workspace

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import DemoRun
 
 from zoo._io import sha256_file
-from zoo.cli import main
 from zoo.demo import STEPS, Step, run_demo
 from zoo.demo.build import DEMO_ROOTS
 from zoo.registry import load_registry
@@ -50,9 +49,9 @@ def test_demo_mirror_is_deterministic(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_zoo_demo_end_to_end(tmp_path: Path) -> None:
-    r = CliRunner().invoke(main, ["demo", str(tmp_path / "demo")], catch_exceptions=False)
-    assert r.exit_code == 0, r.stderr[-2000:]
-    assert "verify" in r.stderr and "pass" in r.stderr
-    for name in load_registry(tmp_path / "demo" / "registry.yaml").variants:
-        assert (tmp_path / "demo" / "variants" / name / "verify.json").is_file(), name
+def test_zoo_demo_end_to_end(demo_run: DemoRun) -> None:
+    assert demo_run.exit_code == 0, demo_run.stderr[-2000:]
+    assert "verify" in demo_run.stderr and "pass" in demo_run.stderr
+    ws = demo_run.workspace
+    for name in load_registry(ws / "registry.yaml").variants:
+        assert (ws / "variants" / name / "verify.json").is_file(), name

@@ -65,8 +65,34 @@ def _render_build(result: Any) -> None:
     con = console()
     con.print(table)
     if result.check is not None:
+        for spec in check_tables(result.check):
+            con.print(_rich_table(spec))
         status = "[green]PASS[/green]" if result.check.get("passed") else "[red]FAIL[/red]"
         con.print(f"check: {status} {result.check.get('summary', '')}")
+
+
+def check_tables(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tables a target's check report carries: ``table`` and/or ``tables``, each
+    ``{title, columns, rows}``; malformed entries are skipped (the summary line still shows)."""
+    found = [report.get("table"), *(report.get("tables") or [])]
+    return [
+        t for t in found
+        if isinstance(t, dict) and isinstance(t.get("columns"), list) and isinstance(t.get("rows"), list)
+    ]
+
+
+def _rich_table(spec: dict[str, Any]) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(str(spec.get("title", ""))), title_justify="left")
+    for i, col in enumerate(spec["columns"]):
+        table.add_column(escape(str(col)), no_wrap=i == 0)
+    width = len(spec["columns"])
+    for row in spec["rows"]:
+        cells = [escape(str(c)) for c in (row if isinstance(row, list) else [row])][:width]
+        table.add_row(*cells, *[""] * (width - len(cells)))
+    return table
 
 
 @main.command()

@@ -181,6 +181,7 @@ def build_target(
             raise TargetError(
                 f"target '{target_name}' check returned {type(report).__name__}, expected a dict"
             )
+        rows = _with_check_outputs(target_name, vdir, out_dir, rows)
 
     info = discover_targets().get(target_name)
     with update_manifest(vdir) as manifest:
@@ -193,6 +194,22 @@ def build_target(
             entry["check"] = report
         manifest.data.setdefault("targets", {})[target_name] = entry
     return BuildResult(record.name, target_name, out_dir, rows, report)
+
+
+def _with_check_outputs(
+    target_name: str, vdir: Path, out_dir: Path, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Add the files the check wrote into out_dir (e.g. fpga's report.json) to the build's rows,
+    so the manifest, cards and publish see them like any other artifact."""
+    known = {str(row["path"]) for row in rows}
+    extra = [
+        Artifact(path, "check-report" if path.suffix == ".json" else "check-output", "written by the target's check")
+        for path in sorted(out_dir.rglob("*"))
+        if path.is_file() and path.resolve().relative_to(vdir.resolve()).as_posix() not in known
+    ]
+    if not extra:
+        return rows
+    return sorted([*rows, *_artifact_rows(target_name, vdir, out_dir, extra)], key=lambda r: str(r["path"]))
 
 
 def _artifact_rows(

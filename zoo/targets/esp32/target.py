@@ -168,7 +168,40 @@ class Esp32Target:
             f"{'pass' if passed else 'FAIL'}: min cosine {worst:.6f} (>= {codegen.COS_MIN}), max abs error "
             f"{max_abs:.3g} over {', '.join(expected)} on host and rv32imafc/qemu"
         )
+        report["tables"] = [_comparison_table(report, list(expected)), _memory_table(report["memory"])]
         return report
+
+
+def _metric_cell(metric: dict[str, Any]) -> str:
+    if metric.get("max_abs") is None:
+        return str(metric.get("error", "missing"))
+    return f"{metric['cosine']:.8f} / {metric['max_abs']:.3g}"
+
+
+def _comparison_table(report: dict[str, Any], outputs: list[str]) -> dict[str, Any]:
+    """Cosine / max abs error of every output against the numpy engine, per platform."""
+    platforms = ("host", "rv32-qemu")
+    rows = [[key, *(_metric_cell(report[p]["metrics"][key]) for p in platforms)] for key in outputs]
+    rows.append(["exit code", *(str(report[p]["exit_code"]) for p in platforms)])
+    return {
+        "title": f"C reference vs numpy engine (cosine / max abs error; pass at cosine >= {report['threshold']})",
+        "columns": ["output", "host (gcc)", "rv32imafc (qemu-riscv32)"],
+        "rows": rows,
+    }
+
+
+def _memory_table(mem: dict[str, Any]) -> dict[str, Any]:
+    def mib(n: int) -> str:
+        return f"{n:,} B ({n / 2**20:.2f} MiB)"
+
+    rows = [
+        ["flash: model.bin", mib(mem["flash_bytes"]), mib(mem["flash_limit_bytes"]) + " partition"],
+        ["RAM: reference scratch", mib(mem["ram_scratch_bytes"]), "-"],
+        ["PSRAM at load (total)", mib(mem["psram_bytes"]), mib(mem["psram_limit_bytes"]) + " PSRAM"],
+    ]
+    rows += [[f"  PSRAM: {k}", mib(v), "-"] for k, v in sorted(mem.get("psram_breakdown", {}).items())]
+    rows.append(["fits the ESP32-P4", "yes" if mem["fits"] else "NO", "-"])
+    return {"title": "ESP32-P4 memory", "columns": ["quantity", "measured", "limit"], "rows": rows}
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
