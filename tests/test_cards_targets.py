@@ -90,3 +90,9 @@ def test_committed_repo_cards_are_up_to_date() -> None:
     """CI guard: `zoo -C <repo> card --check` must pass for the committed cards/ (regenerate + commit)."""
     r = CliRunner().invoke(main, ["-C", str(REPO_ROOT), "card", "--check"])
     assert r.exit_code == 0, r.output + (r.stderr if r.stderr_bytes else "")
+
+
+def test_bench_save_refuses_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    r = CliRunner().invoke(main, ["bench", str(tmp_path), "--save"])
+    assert r.exit_code == 2 and "--save needs a registry variant NAME" in r.output
