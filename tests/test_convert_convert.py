@@ -227,6 +227,36 @@ def test_convert_variant_writes_and_records(tmp_path: Path) -> None:
     assert not third.up_to_date and third.config_sha256 == res.config_sha256
 
 
+def test_source_digest_checked_in_the_same_pass(tmp_path: Path) -> None:
+    """A pulled checkpoint that changed since `zoo pull` is refused, and nothing is written."""
+    from zoo._io import sha256_file
+    from zoo.store.manifest import update_manifest
+
+    src = FIX / "tiny_vit_epoch_1_object.ckpt"
+    good = sha256_file(src)
+    out = tmp_path / "out"
+    with pytest.raises(CheckpointError, match="differs from the expected"):
+        convert_checkpoint(src, out, verify_source_sha256="0" * 64)
+    assert not out.exists() or not any(out.iterdir())  # no output, no temp file
+    res = convert_checkpoint(src, out, verify_source_sha256=good)
+    assert res.source_sha256 == good
+    # variant mode: the manifest's digest of the pulled file is the expected one
+    ws = Workspace(tmp_path / "ws")
+    rec = _record("tiny", TINY_VIT_ARCH, "tiny_vit_epoch_1_object.ckpt")
+    vdir = ws.variant_dir("tiny")
+    (vdir / "source").mkdir(parents=True)
+    shutil.copy(src, vdir / "source")
+    with update_manifest(vdir) as m:
+        m.record_artifact("source/tiny_vit_epoch_1_object.ckpt", kind="checkpoint")
+    with (vdir / "source" / "tiny_vit_epoch_1_object.ckpt").open("r+b") as fh:  # changed after the pull
+        fh.seek(-100, 2)
+        fh.write(b"\0" * 10)
+    with pytest.raises(CheckpointError, match="zoo pull tiny"):
+        convert_variant(ws, None, rec)
+    assert not (vdir / SAFETENSORS_FILE).exists() and not (vdir / CONFIG_FILE).exists()
+    assert not list(vdir.glob(".*.part"))
+
+
 def test_convert_variant_errors(tmp_path: Path) -> None:
     ws = Workspace(tmp_path)
     with pytest.raises(UsageError, match="zoo pull tiny"):

@@ -7,6 +7,7 @@ import struct
 import sys
 import types
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,18 @@ def _register_stand_ins(class_names: list[str]) -> None:
         setattr(sys.modules[module], name, type(name, (base,), {"__module__": module}))
 
 
+@pytest.fixture
+def _isolated_modules() -> Iterator[None]:
+    """Stand-in modules registered by a test are removed afterwards (other tests install their own)."""
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.split(".")[0] in ("jepa", "module", "hybrid_lewm_upstream", "stable_pretraining", "stable_worldmodel"):
+            sys.modules.pop(name, None)
+
+
 @pytest.mark.parametrize("arch", [TINY, TINY_HYBRID], ids=["vit", "hybrid"])
+@pytest.mark.usefixtures("_isolated_modules")
 def test_torch_load_reads_synthetic_checkpoints_identically(tmp_path: Path, arch: Architecture) -> None:
     torch = pytest.importorskip("torch")
     sd = synthetic_state_dict(arch, 1)

@@ -51,22 +51,29 @@ def convert(ctx: click.Context, target: str, output: Path | None, as_json: bool)
 
 
 def _render_result(result: Any) -> None:
-    con = console()
+    # Plain click.echo on stderr, not rich: this summary has no tables, and importing rich costs more
+    # than a third of the conversion itself. The weights digest is printed only when already known
+    # (variant mode records it in the manifest); hashing 60 MB just to print it would double the I/O.
+    def say(text: str = "") -> None:
+        click.echo(text, err=True)
+
+    ok = click.style("up to date" if result.up_to_date else "converted", fg="green", bold=True)
     if result.up_to_date:
-        con.print(f"[bold green]up to date[/] {result.safetensors_path} (same checkpoint, same converter)")
+        say(f"{ok} {result.safetensors_path} (same checkpoint, same converter)")
     else:
-        con.print(f"[bold green]converted[/] {result.source_kind} checkpoint ({result.tensor_count} tensors) -> "
-                  f"{result.safetensors_path}")
-    con.print(f"  config   {result.config_path}  sha256 {result.config_sha256[:16]}")
-    con.print(f"  weights  sha256 {result.safetensors_sha256[:16]}  (source {result.source_sha256[:16]})")
+        say(f"{ok} {result.source_kind} checkpoint ({result.tensor_count} tensors) -> {result.safetensors_path}")
+    say(f"  config   {result.config_path}  sha256 {result.config_sha256[:16]}")
+    known = result.known_safetensors_sha256
+    weights = f"sha256 {known[:16]}" if known else "sha256 (see --json)"
+    say(f"  weights  {weights}  (source {result.source_sha256[:16]})")
     c = result.config
-    con.print(f"  {c.encoder_type} He={c.encoder_hidden} Le={c.encoder_layers} heads={c.encoder_heads} "
-              f"D={c.latent_dim} Hp={c.predictor_hidden} Lp={c.predictor_layers} J={c.projector_hidden}"
-              + (f" M={c.meta_tokens} pattern={c.block_pattern}" if c.encoder_type == "hybrid" else ""))
+    say(f"  {c.encoder_type} He={c.encoder_hidden} Le={c.encoder_layers} heads={c.encoder_heads} "
+        f"D={c.latent_dim} Hp={c.predictor_hidden} Lp={c.predictor_layers} J={c.projector_hidden}"
+        + (f" M={c.meta_tokens} pattern={c.block_pattern}" if c.encoder_type == "hybrid" else ""))
     if result.dropped:
-        con.print(f"  dropped  {len(result.dropped)} tensor(s) (counters, sigreg, ...)")
+        say(f"  dropped  {len(result.dropped)} tensor(s) (counters, sigreg, ...)")
     for w in result.warnings:
-        con.print(f"  [yellow]warning[/] {w}")
+        say(f"  {click.style('warning', fg='yellow')} {w}")
 
 
 @main.command()

@@ -39,6 +39,10 @@ SHAPE_FIELDS = (
 UNDECIDABLE_FIELDS = ("encoder_heads", "predictor_heads")
 
 
+class SourceDigestMismatch(CheckpointError):
+    """The checkpoint's sha256 is not the one the caller expected (e.g. recorded by `zoo pull`)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class _Src:
     """One output tensor: an array view, plus its byte range in the source file when it is raw f32."""
@@ -426,10 +430,34 @@ def convert_checkpoint(
     *,
     expected: LeWMConfig | None = None,
     source_sha256: str | None = None,
+    verify_source_sha256: str | None = None,
 ) -> ConversionResult:
-    """Convert one checkpoint into `out_dir/lejepa_weights.safetensors` + `out_dir/config.json`."""
+    """Convert one checkpoint into `out_dir/lejepa_weights.safetensors` + `out_dir/config.json`.
+
+    `source_sha256`: the checkpoint's digest, already computed by the caller (not hashed again).
+    `verify_source_sha256`: the digest the checkpoint should have (e.g. recorded by `zoo pull`); the file
+    is hashed in the same run (overlapping the conversion) and a mismatch raises `CheckpointError`
+    before anything is committed.
+    """
     src = Path(path)
     source_hash = None if source_sha256 else _HashThread(lambda h: _hash_file(h, src)) if src.is_file() else None
+    try:
+        return _convert(src, out_dir, expected, source_sha256, verify_source_sha256, source_hash)
+    except CheckpointError as exc:
+        if verify_source_sha256 and source_hash is not None and not isinstance(exc, SourceDigestMismatch):
+            try:
+                got = source_hash.result()
+            except CheckpointError:
+                raise exc from None
+            if got != verify_source_sha256:
+                raise SourceDigestMismatch(f"{src}: sha256 {got[:12]}... differs from the expected "
+                                           f"{verify_source_sha256[:12]}...",
+                                           hint="the checkpoint changed since it was pulled") from None
+        raise
+
+
+def _convert(src: Path, out_dir: str | Path, expected: LeWMConfig | None, source_sha256: str | None,
+             verify_source_sha256: str | None, source_hash: _HashThread | None) -> ConversionResult:
     ckpt = read_checkpoint(src)
     where = str(src)
     tensors, dropped, unknown, hybrid = canonical_tensors(ckpt)
@@ -458,6 +486,10 @@ def convert_checkpoint(
 
     def late() -> dict[str, str]:
         digests["source"] = source_sha256 or (source_hash.result() if source_hash else "")
+        want = verify_source_sha256
+        if want and digests["source"] != want:  # raised inside the atomic writer: nothing is committed
+            raise SourceDigestMismatch(f"{src}: sha256 {digests['source'][:12]}... differs from the expected "
+                                       f"{want[:12]}...", hint="the checkpoint changed since it was pulled")
         return {"source_sha256": digests["source"]}
 
     write_safetensors(st_path, tensors, metadata, source=src, late_metadata=late)
@@ -513,25 +545,38 @@ def convert_variant(workspace: Any, registry: Any, record: Any) -> ConversionRes
     vdir = Path(workspace.variant_dir(record.name))
     ckpt_path = find_source_checkpoint(vdir / "source", record)
     rel_src = f"source/{ckpt_path.name}"
-    known = VariantManifest.load(vdir).artifacts.get(rel_src, {}).get("sha256")
-    digest = sha256_file(ckpt_path)
-    if known and known != digest:
-        raise CheckpointError(f"{ckpt_path}: sha256 {digest[:12]}... differs from the manifest's {known[:12]}...",
-                              hint=f"the pulled file changed; run `zoo pull {record.name}` again")
     manifest_now = VariantManifest.load(vdir)
+    known = manifest_now.artifacts.get(rel_src, {}).get("sha256")
     recorded = {rel: manifest_now.artifacts.get(rel) for rel in (SAFETENSORS_FILE, CONFIG_FILE)}
-    if all(rec and rec.get("inputs") == {rel_src: digest} and rec.get("produced_by") == CONVERTER_VERSION
-           and (vdir / rel).is_file() and sha256_file(vdir / rel) == rec.get("sha256")
-           for rel, rec in recorded.items()):
-        st_rec, cfg_rec = recorded[SAFETENSORS_FILE] or {}, recorded[CONFIG_FILE] or {}
-        return ConversionResult(
-            safetensors_path=vdir / SAFETENSORS_FILE, config_path=vdir / CONFIG_FILE,
-            config=LeWMConfig.from_file(vdir / CONFIG_FILE), warnings=[], known_safetensors_sha256=st_rec["sha256"],
-            config_sha256=cfg_rec["sha256"], source_sha256=digest, source_kind=str(st_rec.get("source_format", "")),
-            tensor_count=0, dropped=[], unknown=[], up_to_date=True,
-        )
-    result = convert_checkpoint(ckpt_path, vdir, expected=architecture_to_config(record.architecture),
-                                source_sha256=digest)
+    # Could the outputs be up to date? Only then is it worth hashing the checkpoint (and the outputs)
+    # before converting; otherwise the checkpoint is hashed once, during the conversion, and checked
+    # against the pull manifest's digest before anything is committed.
+    candidate = all(rec and rec.get("produced_by") == CONVERTER_VERSION and (vdir / rel).is_file()
+                    and (known is None or rec.get("inputs") == {rel_src: known}) for rel, rec in recorded.items())
+    expected_cfg = architecture_to_config(record.architecture)
+    if candidate:
+        digest = sha256_file(ckpt_path)
+        if known and known != digest:
+            raise CheckpointError(f"{ckpt_path}: sha256 {digest[:12]}... differs from the manifest's {known[:12]}...",
+                                  hint=f"the pulled file changed; run `zoo pull {record.name}` again")
+        if all(rec and rec.get("inputs") == {rel_src: digest} and sha256_file(vdir / rel) == rec.get("sha256")
+               for rel, rec in recorded.items()):
+            st_rec, cfg_rec = recorded[SAFETENSORS_FILE] or {}, recorded[CONFIG_FILE] or {}
+            return ConversionResult(
+                safetensors_path=vdir / SAFETENSORS_FILE, config_path=vdir / CONFIG_FILE,
+                config=LeWMConfig.from_file(vdir / CONFIG_FILE), warnings=[],
+                known_safetensors_sha256=st_rec["sha256"], config_sha256=cfg_rec["sha256"], source_sha256=digest,
+                source_kind=str(st_rec.get("source_format", "")), tensor_count=0, dropped=[], unknown=[],
+                up_to_date=True,
+            )
+        result = convert_checkpoint(ckpt_path, vdir, expected=expected_cfg, source_sha256=digest)
+    else:
+        try:
+            result = convert_checkpoint(ckpt_path, vdir, expected=expected_cfg, verify_source_sha256=known)
+        except SourceDigestMismatch as exc:
+            raise CheckpointError(exc.message.replace("the expected", "the manifest's"),
+                                  hint=f"the pulled file changed; run `zoo pull {record.name}` again") from None
+        digest = result.source_sha256
     with update_manifest(vdir) as manifest:
         produced = CONVERTER_VERSION
         st_rec = manifest.record_artifact(SAFETENSORS_FILE, kind="safetensors", produced_by=produced,
