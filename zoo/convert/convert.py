@@ -1,14 +1,15 @@
 """Checkpoint -> `lejepa_weights.safetensors` (f32, canonical names) + `config.json`.
 
-Contiguous f32 source tensors (and row slices of them, e.g. a fused in_proj split) are copied
-file-to-file with `os.copy_file_range`, so converting a 60 MB checkpoint never holds the weights in
-user-space memory; everything else (bf16/f16 widening, strided views, the BN fold) is materialised
-per tensor. Output bytes depend only on the checkpoint bytes (sorted names, fixed header).
+Contiguous f32 source tensors (and row slices of them, e.g. a fused in_proj split) are copied in one
+sequential pass over the checkpoint through a bounded buffer that also feeds the source sha256, so
+converting a 60 MB checkpoint reads it once and never holds the weights in memory; everything else
+(bf16/f16 widening, strided views, the BN fold) is materialised per tensor. Output bytes depend only on the checkpoint bytes (sorted names, fixed header).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -324,104 +325,79 @@ def _header(tensors: dict[str, _Src], metadata: dict[str, str]) -> tuple[bytes, 
     return len(text).to_bytes(8, "little") + text, order
 
 
-def write_safetensors(path: Path, tensors: dict[str, _Src], metadata: dict[str, str], *, source: Path,
-                      late_metadata: Callable[[], dict[str, str]] | None = None) -> None:
-    """Write the file atomically. Contiguous f32 ranges are copied file-to-file (no user-space buffer).
+_CHUNK = 4 << 20  # source read buffer: bounded memory, large enough for few syscalls
 
-    `late_metadata` (optional) is called after the tensor data is written and must return metadata
-    values of the same length as the placeholders in `metadata` (e.g. a source digest hashed in a
-    thread meanwhile); the header is then rewritten in place before the file is committed.
+
+def write_safetensors(path: Path, tensors: dict[str, _Src], metadata: dict[str, str], *, source: Path,
+                      late_metadata: Callable[[], dict[str, str]] | None = None, source_hash: Any = None) -> None:
+    """Write the file atomically (temp file, fsync, rename) in one sequential pass over `source`.
+
+    The source is read once, front to back, through a bounded buffer; each chunk feeds `source_hash`
+    (a hashlib object, optional: the source digest then costs no second read) and the parts of it that
+    are raw f32 tensor data are `pwrite`n at their output offsets. Other tensors (widened, strided,
+    folded) are materialised one at a time. The header goes last: `late_metadata` (optional) is called
+    after the pass and returns values of the same length as the placeholders in `metadata` (e.g. the
+    source digest). Raising from it aborts the write: nothing is committed.
     """
     head, order = _header(tensors, metadata)
-    with atomic_writer(path) as fh, open(source, "rb") as src:
-        fh.write(head)
+    offset = len(head)
+    ranges: list[tuple[int, int, int]] = []  # (source offset, nbytes, output offset), raw f32 data
+    with atomic_writer(path) as fh, open(source, "rb", buffering=0) as src:
+        fd = fh.fileno()
         for name, nbytes in order:
             item = tensors[name]
             if item.file_range is not None and item.file_range[1] == nbytes:
-                fh.flush()
-                _copy_range(src.fileno(), fh.fileno(), item.file_range[0], nbytes)
-            else:
-                fh.write(np.ascontiguousarray(item.array, dtype="<f4").tobytes())
+                ranges.append((item.file_range[0], nbytes, offset))
+            elif nbytes:
+                os.pwrite(fd, np.ascontiguousarray(item.array, dtype="<f4").tobytes(), offset)
+            offset += nbytes
+        ranges.sort()
+        _copy_pass(src, fd, ranges, source_hash, where=str(source))
         if late_metadata is not None:
             final, _ = _header(tensors, {**metadata, **late_metadata()})
             if len(final) != len(head):
                 raise CheckpointError(f"{path}: internal error: header length changed")  # pragma: no cover
-            fh.flush()
-            fh.seek(0)
-            fh.write(final)
+            head = final
+        _pwrite_all(fd, head, 0)
 
 
-def _hash_plan(h: Any, source: Path, plan: list[bytes | tuple[int, int]]) -> None:
-    buf = bytearray(1 << 20)
+def _copy_pass(src: Any, fd: int, ranges: list[tuple[int, int, int]], source_hash: Any, *, where: str) -> None:
+    """Read `src` front to back; hash every byte (if asked) and pwrite the byte ranges in `ranges`."""
+    size = os.fstat(src.fileno()).st_size
+    need = max((s + n for s, n, _ in ranges), default=0)
+    if need > size:
+        raise CheckpointError(f"{where}: tensor data ends at byte {need}, past the end of the file ({size} bytes)")
+    stop = size if source_hash is not None else need
+    buf = bytearray(min(_CHUNK, max(stop, 1)))
     view = memoryview(buf)
-    with open(source, "rb", buffering=0) as fh:
-        for part in plan:
-            if isinstance(part, bytes):
-                h.update(part)
-                continue
-            offset, left = part
-            fh.seek(offset)
-            while left:
-                n = fh.readinto(view[: min(left, len(buf))])
-                if not n:
-                    raise CheckpointError(f"{source}: file ended while reading {left} bytes at offset {offset}")
-                h.update(view[:n])
-                left -= n
+    pos, nxt = 0, 0
+    active: list[tuple[int, int, int]] = []  # ranges that began before the current chunk's end
+    while pos < stop:
+        n = src.readinto(view[: min(len(buf), stop - pos)])
+        if not n:
+            raise CheckpointError(f"{where}: file ended at byte {pos} while reading (expected {stop} bytes)")
+        end = pos + n
+        if source_hash is not None:
+            source_hash.update(view[:n])
+        while nxt < len(ranges) and ranges[nxt][0] < end:
+            active.append(ranges[nxt])
+            nxt += 1
+        still = []
+        for s, nbytes, out in active:
+            a, b = max(s, pos), min(s + nbytes, end)
+            if a < b:
+                _pwrite_all(fd, view[a - pos : b - pos], out + (a - s))
+            if s + nbytes > end:
+                still.append((s, nbytes, out))
+        active = still
+        pos = end
 
 
-def _hash_file(h: Any, source: Path) -> None:
-    _hash_plan(h, source, [(0, source.stat().st_size)])
-
-
-class _HashThread:
-    """sha256 computed in a thread (hashlib releases the GIL), overlapping unpickling / writing."""
-
-    def __init__(self, fill: Any) -> None:
-        import hashlib
-        import threading
-
-        self._h = hashlib.sha256()
-        self._error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                fill(self._h)
-            except BaseException as exc:
-                self._error = exc
-
-        self._thread = threading.Thread(target=run, name="zoo-sha256", daemon=True)
-        self._thread.start()
-
-    def result(self) -> str:
-        self._thread.join()
-        if self._error is not None:
-            if isinstance(self._error, CheckpointError):
-                raise self._error
-            raise CheckpointError(f"cannot hash: {self._error}") from None
-        return self._h.hexdigest()
-
-
-_copy_file_range_ok = hasattr(os, "copy_file_range")
-
-
-def _copy_range(src_fd: int, dst_fd: int, offset: int, nbytes: int) -> None:
-    global _copy_file_range_ok
-    done = 0
-    if _copy_file_range_ok:
-        try:
-            while done < nbytes:
-                n = os.copy_file_range(src_fd, dst_fd, nbytes - done, offset + done)
-                if n <= 0:
-                    break
-                done += n
-        except OSError:
-            _copy_file_range_ok = False
-    while done < nbytes:  # portable fallback, bounded chunks
-        chunk = os.pread(src_fd, min(1 << 20, nbytes - done), offset + done)
-        if not chunk:
-            raise CheckpointError(f"source file ended while copying {nbytes} bytes at offset {offset}")
-        os.write(dst_fd, chunk)
-        done += len(chunk)
+def _pwrite_all(fd: int, data: Any, offset: int) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
 
 
 def convert_checkpoint(
@@ -440,14 +416,14 @@ def convert_checkpoint(
     before anything is committed.
     """
     src = Path(path)
-    source_hash = None if source_sha256 else _HashThread(lambda h: _hash_file(h, src)) if src.is_file() else None
     try:
-        return _convert(src, out_dir, expected, source_sha256, verify_source_sha256, source_hash)
+        return _convert(src, out_dir, expected, source_sha256, verify_source_sha256)
     except CheckpointError as exc:
-        if verify_source_sha256 and source_hash is not None and not isinstance(exc, SourceDigestMismatch):
+        if verify_source_sha256 and not isinstance(exc, SourceDigestMismatch):
+            # the conversion failed: if the file also changed since it was pulled, that is the real news
             try:
-                got = source_hash.result()
-            except CheckpointError:
+                got = sha256_file(src)
+            except OSError:
                 raise exc from None
             if got != verify_source_sha256:
                 raise SourceDigestMismatch(f"{src}: sha256 {got[:12]}... differs from the expected "
@@ -457,7 +433,7 @@ def convert_checkpoint(
 
 
 def _convert(src: Path, out_dir: str | Path, expected: LeWMConfig | None, source_sha256: str | None,
-             verify_source_sha256: str | None, source_hash: _HashThread | None) -> ConversionResult:
+             verify_source_sha256: str | None) -> ConversionResult:
     ckpt = read_checkpoint(src)
     where = str(src)
     tensors, dropped, unknown, hybrid = canonical_tensors(ckpt)
@@ -471,8 +447,7 @@ def _convert(src: Path, out_dir: str | Path, expected: LeWMConfig | None, source
     if unknown:
         warnings.append(f"ignored {len(unknown)} unknown tensor(s): {', '.join(unknown[:5])}"
                         + (" ..." if len(unknown) > 5 else ""))
-    if source_sha256 is None and source_hash is None:
-        source_sha256 = sha256_file(src)
+    source_hash = None if source_sha256 else hashlib.sha256()  # fed by the writer's single pass
     out = Path(out_dir)
     st_path = out / SAFETENSORS_FILE
     cfg_path = out / CONFIG_FILE
@@ -480,19 +455,19 @@ def _convert(src: Path, out_dir: str | Path, expected: LeWMConfig | None, source
         "converter_version": CONVERTER_VERSION,
         "format": "pt",
         "source_format": ckpt.kind,
-        "source_sha256": source_sha256 or "0" * 64,  # placeholder until the hashing thread is done
+        "source_sha256": source_sha256 or "0" * 64,  # placeholder until the pass has hashed the file
     }
     digests: dict[str, str] = {}
 
     def late() -> dict[str, str]:
-        digests["source"] = source_sha256 or (source_hash.result() if source_hash else "")
+        digests["source"] = source_sha256 or (source_hash.hexdigest() if source_hash is not None else "")
         want = verify_source_sha256
         if want and digests["source"] != want:  # raised inside the atomic writer: nothing is committed
             raise SourceDigestMismatch(f"{src}: sha256 {digests['source'][:12]}... differs from the expected "
                                        f"{want[:12]}...", hint="the checkpoint changed since it was pulled")
         return {"source_sha256": digests["source"]}
 
-    write_safetensors(st_path, tensors, metadata, source=src, late_metadata=late)
+    write_safetensors(st_path, tensors, metadata, source=src, late_metadata=late, source_hash=source_hash)
     digest = digests["source"]
     cfg_text = cfg.to_json()
     atomic_write_text(cfg_path, cfg_text)
