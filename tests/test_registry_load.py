@@ -158,3 +158,11 @@ def test_show_unknown_and_known(tmp_path: Path) -> None:
     assert res.exit_code == 0
     doc = json.loads(res.stdout)
     assert doc["format"]["mode"] == "wanda40-q4" and doc["f32_root"] == "baseline_192d_6e_6p"
+
+
+def test_yaml_tags_are_inert_and_located(tmp_path: Path) -> None:
+    text = SHIPPED.read_text().replace("      latent_dim: 48\n", "      latent_dim: !!python/object:os.system x\n", 1)
+    path = tmp_path / "registry.yaml"
+    path.write_text(text)
+    problems, _ = check_registry(path)
+    assert len(problems) == 1 and "latent_dim: expected integer" in problems[0]

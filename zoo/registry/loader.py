@@ -149,7 +149,13 @@ def _plain(node: Any) -> Any:
         return float(node)
     if isinstance(node, str):
         return str(node)
-    return node
+    if node is None:
+        return None
+    # anything else (tagged scalars such as `!!python/object:...`, sets, timestamps) becomes
+    # text, so the schema reports it as a wrongly typed value at its location
+    value = getattr(node, "value", node)
+    tag = getattr(getattr(node, "tag", None), "value", None) or getattr(node, "tag", None)
+    return f"{tag} {value}" if isinstance(tag, str) else str(value)
 
 
 def _locate(tree: Any, path: Iterable[Any], *, key: bool = False) -> tuple[int, int]:
@@ -171,6 +177,10 @@ def _locate(tree: Any, path: Iterable[Any], *, key: bool = False) -> tuple[int, 
         except (KeyError, IndexError, TypeError, AttributeError):
             break
     return line + 1, col + 1
+
+
+def _j(value: Any) -> str:
+    return json.dumps(value, default=str)
 
 
 def _dotted(path: Iterable[Any]) -> str:
@@ -197,14 +207,14 @@ def _schema_problem(tree: Any, err: Any) -> Problem:
     if v == "type":
         want = err.validator_value
         want_s = " or ".join(want) if isinstance(want, list) else want
-        return Problem(line, col, f"{where}: expected {want_s}, got {json.dumps(err.instance)}", None)
+        return Problem(line, col, f"{where}: expected {want_s}, got {_j(err.instance)}", None)
     if v == "enum":
-        allowed = ", ".join(json.dumps(x) for x in err.validator_value)
-        return Problem(line, col, f"{where}: {json.dumps(err.instance)} is not allowed", f"one of {allowed}")
+        allowed = ", ".join(_j(x) for x in err.validator_value)
+        return Problem(line, col, f"{where}: {_j(err.instance)} is not allowed", f"one of {allowed}")
     if v == "const":
-        return Problem(line, col, f"{where}: must be {json.dumps(err.validator_value)}", None)
+        return Problem(line, col, f"{where}: must be {_j(err.validator_value)}", None)
     if v == "pattern":
-        return Problem(line, col, f"{where}: {json.dumps(err.instance)} has the wrong form", f"must match {err.validator_value}")
+        return Problem(line, col, f"{where}: {_j(err.instance)} has the wrong form", f"must match {err.validator_value}")
     if v in ("minimum", "maximum", "minItems", "minLength", "minProperties"):
         return Problem(line, col, f"{where}: {err.message}", None)
     if v == "propertyNames":
@@ -327,18 +337,22 @@ def _arch_dict(raw: dict[str, Any]) -> dict[str, Any]:
 
 def check_registry(path: str | os.PathLike[str]) -> tuple[list[str], dict[str, Any] | None]:
     """All problems of the file as rendered lines, plus the plain data (None if unparsable)."""
+    problems, data, _ = _check(Path(path))
+    return problems, data
+
+
+def _check(p: Path) -> tuple[list[str], dict[str, Any] | None, Any]:
     from jsonschema import Draft202012Validator
 
-    p = Path(path)
     display = _display_path(p)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return [f"{display}:1:1: file not found (hint: create it or pass -C DIR)"], None
+        return [f"{display}:1:1: file not found (hint: create it or pass -C DIR)"], None, None
     except UnicodeDecodeError as exc:
-        return [f"{display}:1:1: not UTF-8 text ({exc.reason} at byte {exc.start})"], None
+        return [f"{display}:1:1: not UTF-8 text ({exc.reason} at byte {exc.start})"], None, None
     except OSError as exc:
-        return [f"{display}:1:1: cannot read ({exc.strerror})"], None
+        return [f"{display}:1:1: cannot read ({exc.strerror})"], None, None
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
@@ -347,19 +361,20 @@ def check_registry(path: str | os.PathLike[str]) -> tuple[list[str], dict[str, A
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = (exc.problem or exc.context or "invalid YAML").strip()
-        return [f"{display}:{line}:{col}: YAML syntax error: {what} (hint: check indentation and quoting)"], None
+        return [f"{display}:{line}:{col}: YAML syntax error: {what} (hint: check indentation and quoting)"], None, None
     except (YAMLError, ValueError, TypeError) as exc:  # rare constructor errors
-        return [f"{display}:1:1: YAML error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"], None
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return [f"{display}:1:1: YAML error: {msg}"], None, None
     data = _plain(tree)
     if not isinstance(data, dict):
-        return [f"{display}:1:1: top level must be a mapping with schema_version, collection, variants"], None
+        return [f"{display}:1:1: top level must be a mapping with schema_version, collection, variants"], None, None
     problems = _duplicate_problems(text)
     validator = Draft202012Validator(registry_schema())
     for err in validator.iter_errors(data):
         problems.extend(_leaf_errors(tree, err))
     problems.extend(_cross_problems(tree, data))
     unique = sorted(set(problems), key=lambda pr: (pr.line, pr.col, pr.message))
-    return [pr.render(display) for pr in unique], data
+    return [pr.render(display) for pr in unique], data, tree
 
 
 def _leaf_errors(tree: Any, err: Any) -> list[Problem]:
@@ -381,7 +396,7 @@ def _leaf_errors(tree: Any, err: Any) -> list[Problem]:
 
 def load_registry(path: str | os.PathLike[str]) -> Registry:
     p = Path(path)
-    problems, data = check_registry(p)
+    problems, data, tree = _check(p)
     if problems or data is None:
         n = len(problems)
         raise RegistryError(
@@ -389,14 +404,9 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
             problems=problems,
             hint=None if n == 1 else "run `zoo registry check` for the full list",
         )
-    lines = _record_lines(p)
+    variants = tree["variants"]
+    lines = {name: variants.lc.key(name)[0] + 1 for name in variants}
     return _build(p, data, lines)
-
-
-def _record_lines(path: Path) -> dict[str, int]:
-    tree = _yaml().load(path.read_text(encoding="utf-8"))
-    variants = tree.get("variants", {})
-    return {name: variants.lc.key(name)[0] + 1 for name in variants}
 
 
 def _build(path: Path, data: dict[str, Any], lines: dict[str, int]) -> Registry:
