@@ -132,6 +132,10 @@ static void f32_gemm(const unsigned char *blob, uint32_t w_off, uint32_t b_off, 
     }
 }
 
+/* Q4 code n stands for the integer n - 8 */
+static const float q4_codes[16] = {-8.0f, -7.0f, -6.0f, -5.0f, -4.0f, -3.0f, -2.0f, -1.0f,
+                                   0.0f,  1.0f,  2.0f,  3.0f,  4.0f,  5.0f,  6.0f,  7.0f};
+
 void lewm_q4_gemm(const unsigned char *blob, const lewm_q4_t *w, uint32_t bias_off, const float *x, int ntok,
                   float *y, float *rowbuf) {
     const uint32_t bpr = (w->in + 31u) / 32u;
@@ -145,11 +149,14 @@ void lewm_q4_gemm(const unsigned char *blob, const lewm_q4_t *w, uint32_t bias_o
             uint32_t bi = r * bpr + b;
             float *dst = rowbuf + 32u * b;
             if ((bitmap[bi >> 3] >> (bi & 7u)) & 1u) {
-                float scale = ldf(block);
+                /* the 16 dequantized values (code - 8) * scale of this block, then a table lookup per
+                 * weight: same products as multiplying each weight, a quarter of the float ops */
+                float scale = ldf(block), level[16];
+                for (i = 0; i < 16u; i++) level[i] = q4_codes[i] * scale;
                 for (i = 0; i < 16u; i++) {
                     unsigned q = block[4 + i];
-                    dst[2 * i] = (float)((int)(q & 15u) - 8) * scale;     /* element 2i: low nibble */
-                    dst[2 * i + 1] = (float)((int)(q >> 4) - 8) * scale; /* element 2i+1: high nibble */
+                    dst[2 * i] = level[q & 15u];    /* element 2i: low nibble */
+                    dst[2 * i + 1] = level[q >> 4]; /* element 2i+1: high nibble */
                 }
                 block += 20;
             } else {
