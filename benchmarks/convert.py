@@ -1,16 +1,20 @@
 """Benchmark: torch-free `zoo convert` vs the torch path (torch.load + safetensors.torch.save_file).
 
-    python benchmarks/convert.py [--repeats 5] [--keep DIR]
+    python benchmarks/convert.py [--repeats 7] [--inner 3] [--keep DIR]
 
 Builds a full-size baseline 192d/6e/6p synthetic checkpoint in crucible's object format (~60 MB,
-15.4 M parameters), then measures in ONE run, each method in its own worker process (so peak RSS is
-per method), medians over --repeats:
+15.4 M parameters), then measures in ONE run, medians, with the methods INTERLEAVED (round-robin, so
+load from other processes on a shared machine hits every method alike):
 
-- in-process: ours (`convert_checkpoint`, hashing the source itself; and with the digest already known,
-  as after `zoo pull`) / torch path (torch.load with a stand-in shim, walk the
-  module tree, cast f32, `safetensors.torch.save_file`) / plain file copy (the I/O floor) /
-  copy + fsync (what an atomic write costs);
-- whole commands: `zoo convert PATH -o DIR` / `python -c <torch path>` / `cp`.
+- in-process, each method in a fresh worker process per round (one untimed warm-up, then --inner
+  timed calls; peak RSS is per method): ours (`convert_checkpoint`, hashing the source itself), ours
+  with the digest already known (as after `zoo pull`), ours without fsync (os.fsync stubbed IN THE
+  BENCHMARK ONLY, to compare like with like), the torch path (torch.load with a stand-in shim, walk
+  the module tree, cast f32, `safetensors.torch.save_file`; it never fsyncs), a plain file copy (the
+  I/O floor) and copy + fsync (what a durable write costs);
+- whole commands: `zoo convert PATH -o DIR` / `python -c <torch path>` / `cp`, one untimed warm-up
+  each, byte code cached under the work dir for both Pythons (PYTHONPYCACHEPREFIX), as an installed
+  package has it (pip byte-compiles on install).
 
 Ratios first. Targets (issue 3): command >= 10x faster than the torch command; in-process faster than
 the torch path and within 2x of the plain copy; our peak RSS < 1.5x the checkpoint size.
@@ -29,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve()
 
@@ -111,6 +116,13 @@ def worker(method: str, src: str, out: str, repeats: int) -> None:
 
         def run() -> None:
             convert_checkpoint(src, out, source_sha256=digest)
+    elif method == "ours-nofsync":  # benchmark-only: the torch path and a plain copy never fsync
+        from zoo.convert import convert_checkpoint
+
+        os.fsync = lambda fd: None
+
+        def run() -> None:
+            convert_checkpoint(src, out)
     elif method == "torch":
         ns: dict[str, object] = {}
         exec(TORCH_PATH, ns)
@@ -131,6 +143,7 @@ def worker(method: str, src: str, out: str, repeats: int) -> None:
     else:
         raise SystemExit(f"unknown method {method}")
     import_s = time.perf_counter() - t0
+    run()  # warm-up: first-call costs (lazy imports, output file creation) are not what we compare
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -139,31 +152,31 @@ def worker(method: str, src: str, out: str, repeats: int) -> None:
     print(json.dumps({"times": times, "import_s": import_s, "peak_rss_mb": _peak_rss_mb()}))
 
 
-def _run_worker(method: str, src: Path, out: Path, repeats: int) -> dict[str, float]:
+METHODS = ("ours", "ours-digest-known", "ours-nofsync", "torch", "copy", "copy+fsync")
+
+
+def _run_worker(method: str, src: Path, out: Path, repeats: int) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([sys.executable, str(HERE), "--worker", method, str(src), str(out), str(repeats)],
                           capture_output=True, text=True, check=True)
-    data = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"median_s": statistics.median(data["times"]), "import_s": data["import_s"], "peak_rss_mb": data["peak_rss_mb"]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _time_command(argv: list[str], repeats: int) -> tuple[float, float]:
-    """Median wall time and peak RSS (MiB) of a whole command."""
-    times, peaks = [], []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        times.append(time.perf_counter() - t)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"command failed: {' '.join(argv)}")
-        peaks.append(usage.ru_maxrss / 1024)
-    return statistics.median(times), max(peaks)
+def _time_command(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and peak RSS (MiB) of one run of a whole command."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"command failed: {' '.join(argv)}")
+    return elapsed, usage.ru_maxrss / 1024
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7, help="interleaved rounds")
+    ap.add_argument("--inner", type=int, default=3, help="timed calls per in-process worker and round")
     ap.add_argument("--keep", type=Path, default=None, help="work in DIR and keep the files")
     ap.add_argument("--worker", nargs=4, metavar=("METHOD", "SRC", "OUT", "REPEATS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -178,32 +191,62 @@ def main() -> None:
     if not src.exists():  # built in a child so this parent stays small (children inherit its peak RSS)
         subprocess.run([sys.executable, str(HERE), "--worker", "make", str(src), "-", "0"], check=True)
     size_mb = src.stat().st_size / 2**20
-    r = args.repeats
-    res = {m: _run_worker(m, src, work / m.replace("+", "_"), r) for m in ("ours", "ours-digest-known", "torch", "copy",
-                                                                    "copy+fsync")}
-    zoo = shutil.which("zoo") or str(Path(sys.executable).with_name("zoo"))
-    cmd_ours = _time_command([zoo, "convert", str(src), "-o", str(work / "cmd_ours")], r)
-    torch_cli = TORCH_PATH + f"\ntorch_convert({str(src)!r}, {str(work / 'cmd_torch')!r})\n"
-    (work / "cmd_torch").mkdir(exist_ok=True)
-    cmd_torch = _time_command([sys.executable, "-c", torch_cli], r)
-    cmd_cp = _time_command(["cp", str(src), str(work / "cmd_cp.ckpt")], r)
+    rounds = args.repeats
+    load_before = os.getloadavg()[0]
 
-    ours, torch, copy, copy_fsync = res["ours"], res["torch"], res["copy"], res["copy+fsync"]
-    print(f"checkpoint: {src.name}  {size_mb:.1f} MiB  (medians of {r}; load average {os.getloadavg()[0]:.1f})")
-    print("RATIOS")
-    print(f"  whole command: torch path / zoo convert      = {cmd_torch[0] / cmd_ours[0]:6.1f}x   (target >= 10x)")
-    print(f"  in-process:    torch path / ours             = {torch['median_s'] / ours['median_s']:6.1f}x   (target > 1x)")
-    print(f"  in-process:    ours / plain file copy        = {ours['median_s'] / copy['median_s']:6.2f}x   (target <= 2x)")
-    print(f"  in-process:    ours / copy + fsync           = {ours['median_s'] / copy_fsync['median_s']:6.2f}x")
-    print(f"  in-process:    torch path / ours, source digest already known = "
-          f"{torch['median_s'] / res['ours-digest-known']['median_s']:6.1f}x")
-    print(f"  peak RSS:      ours / checkpoint size        = {ours['peak_rss_mb'] / size_mb:6.2f}x   (target < 1.5x)")
-    print("IN-PROCESS (median s, peak RSS MiB of the worker incl. interpreter)")
-    for name, row in res.items():
-        print(f"  {name:<17} {row['median_s']:8.3f} s   rss {row['peak_rss_mb']:7.1f} MiB   (imports {row['import_s']:.2f} s)")
+    times: dict[str, list[float]] = {m: [] for m in METHODS}
+    rss: dict[str, float] = dict.fromkeys(METHODS, 0.0)
+    imports: dict[str, list[float]] = {m: [] for m in METHODS}
+    for _ in range(rounds):
+        for m in METHODS:
+            data = _run_worker(m, src, work / m.replace("+", "_"), args.inner)
+            times[m] += data["times"]
+            imports[m].append(data["import_s"])
+            rss[m] = max(rss[m], data["peak_rss_mb"])
+    med = {m: statistics.median(v) for m, v in times.items()}
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    zoo = shutil.which("zoo") or str(Path(sys.executable).with_name("zoo"))
+    (work / "cmd_torch").mkdir(exist_ok=True)
+    torch_cli = TORCH_PATH + f"\ntorch_convert({str(src)!r}, {str(work / 'cmd_torch')!r})\n"
+    commands = {
+        "zoo convert": [zoo, "convert", str(src), "-o", str(work / "cmd_ours")],
+        "torch path": [sys.executable, "-c", torch_cli],
+        "cp": ["cp", str(src), str(work / "cmd_cp.ckpt")],
+    }
+    cmd_times: dict[str, list[float]] = {k: [] for k in commands}
+    cmd_rss: dict[str, float] = dict.fromkeys(commands, 0.0)
+    for argv in commands.values():  # warm-up: byte code written, page cache warm
+        _time_command(argv, env)
+    for _ in range(rounds):
+        for name, argv in commands.items():
+            t, peak = _time_command(argv, env)
+            cmd_times[name].append(t)
+            cmd_rss[name] = max(cmd_rss[name], peak)
+    cmd = {k: statistics.median(v) for k, v in cmd_times.items()}
+
+    ours, torch, copy, copy_fsync = med["ours"], med["torch"], med["copy"], med["copy+fsync"]
+    nofsync, known = med["ours-nofsync"], med["ours-digest-known"]
+    print(f"checkpoint: {src.name}  {size_mb:.1f} MiB  ({rounds} interleaved rounds x {args.inner} calls; "
+          f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print("RATIOS (medians)")
+    print(f"  whole command: torch path / zoo convert      = {cmd['torch path'] / cmd['zoo convert']:6.1f}x   "
+          "(target >= 10x)")
+    print(f"  in-process:    torch path / ours             = {torch / ours:6.2f}x   (target > 1x; ours fsyncs, "
+          "torch does not)")
+    print(f"  in-process:    torch path / ours, no fsync   = {torch / nofsync:6.2f}x   (like for like)")
+    print(f"  in-process:    torch path / ours, digest known = {torch / known:6.2f}x   (after zoo pull)")
+    print(f"  in-process:    ours / plain file copy        = {ours / copy:6.2f}x   (target <= 2x)")
+    print(f"  in-process:    ours, no fsync / plain copy   = {nofsync / copy:6.2f}x   (neither fsyncs)")
+    print(f"  in-process:    ours / copy + fsync           = {ours / copy_fsync:6.2f}x   (both fsync)")
+    print(f"  peak RSS:      ours / checkpoint size        = {rss['ours'] / size_mb:6.2f}x   (target < 1.5x)")
+    print("IN-PROCESS (median s, peak RSS MiB of the worker incl. interpreter, median import s)")
+    for m in METHODS:
+        print(f"  {m:<17} {med[m]:8.3f} s   rss {rss[m]:7.1f} MiB   (imports {statistics.median(imports[m]):.2f} s)")
     print("WHOLE COMMANDS (median wall s, peak RSS MiB)")
-    for name, (t, rss) in (("zoo convert", cmd_ours), ("torch path", cmd_torch), ("cp", cmd_cp)):
-        print(f"  {name:<17} {t:8.3f} s   rss {rss:7.1f} MiB")
+    for name in commands:
+        print(f"  {name:<17} {cmd[name]:8.3f} s   rss {cmd_rss[name]:7.1f} MiB")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
 

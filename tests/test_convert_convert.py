@@ -358,3 +358,17 @@ def test_cli_convert_variant_name(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "-o applies to checkpoint files" in bad.output
     q4 = runner.invoke(main, ["-C", str(tmp_path), "convert", "baseline_q4_pred"])
     assert q4.exit_code == 2 and "safetensors-f32" in q4.output
+
+
+def test_cli_convert_f32_checkpoint_never_imports_numpy_or_rich(tmp_path: Path) -> None:
+    """The command path stays light: an all-f32 checkpoint is converted by copying byte ranges."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom zoo.cli import main\n"
+            f"sys.argv = ['zoo', 'convert', {str(FIX / 'tiny_vit_epoch_1_object.ckpt')!r}, '-o', {str(tmp_path)!r}]\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "print(sorted(m for m in ('numpy', 'rich', 'ml_dtypes') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+    assert (tmp_path / SAFETENSORS_FILE).is_file()

@@ -14,9 +14,7 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from zoo import __version__
 from zoo._io import atomic_write_text, atomic_writer, sha256_bytes, sha256_file
@@ -25,6 +23,9 @@ from zoo.convert.tensor_map import fold_encoder_proj_bn, map_names
 from zoo.convert.unpickler import TorchTensor
 from zoo.errors import CheckpointError, UsageError
 from zoo.formats.lewm_config import LeWMConfig
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CONVERTER_VERSION = f"lewm-zoo {__version__} convert/1"
 SAFETENSORS_FILE = "lejepa_weights.safetensors"
@@ -44,12 +45,32 @@ class SourceDigestMismatch(CheckpointError):
     """The checkpoint's sha256 is not the one the caller expected (e.g. recorded by `zoo pull`)."""
 
 
+_FLOAT_CODES = frozenset({"<f8", "<f4", "<f2", "bfloat16"})
+
+
 @dataclasses.dataclass(frozen=True)
 class _Src:
-    """One output tensor: an array view, plus its byte range in the source file when it is raw f32."""
+    """One output tensor: its shape, how to materialise it, and its byte range in the source when raw f32.
 
-    array: np.ndarray[Any, Any]
+    The array is built only when needed (numpy imported then): an all-f32 contiguous checkpoint is
+    converted by copying byte ranges, and never imports numpy.
+    """
+
+    shape: tuple[int, ...]
+    is_float: bool
+    materialise: Callable[[], np.ndarray[Any, Any]]
     file_range: tuple[int, int] | None = None
+
+    @property
+    def array(self) -> np.ndarray[Any, Any]:
+        return self.materialise()
+
+    @classmethod
+    def of_array(cls, arr: np.ndarray[Any, Any]) -> _Src:
+        import numpy as np
+
+        is_float = bool(np.issubdtype(arr.dtype, np.floating)) or arr.dtype.name == "bfloat16"
+        return cls(tuple(int(x) for x in arr.shape), is_float, lambda: arr)
 
 
 @dataclasses.dataclass
@@ -85,18 +106,18 @@ class ConversionResult:
 
 
 def _src_of(t: TorchTensor) -> _Src:
-    rng = t.file_range() if t.dtype == np.dtype("<f4") else None
-    return _Src(t.array, rng)
+    rng = t.file_range() if t.code == "<f4" else None
+    return _Src(tuple(t.shape), t.code in _FLOAT_CODES, lambda: t.array, rng)
 
 
 def _split_rows(value: TorchTensor, start: int, stop: int) -> _Src:
-    arr = value.array[start:stop]
     rng = None
-    full = value.file_range() if value.dtype == np.dtype("<f4") else None
+    full = value.file_range() if value.code == "<f4" else None
     if full is not None:
         row_bytes = full[1] // max(1, value.shape[0])
         rng = (full[0] + start * row_bytes, (stop - start) * row_bytes)
-    return _Src(arr, rng)
+    shape = (len(range(start, stop)[: value.shape[0]]), *value.shape[1:]) if value.shape else ()
+    return _Src(shape, value.code in _FLOAT_CODES, lambda: value.array[start:stop], rng)
 
 
 def canonical_tensors(ckpt: Checkpoint) -> tuple[dict[str, _Src], list[str], list[str], bool]:
@@ -108,17 +129,19 @@ def canonical_tensors(ckpt: Checkpoint) -> tuple[dict[str, _Src], list[str], lis
     for name, value in mapped.tensors.items():
         src = value if isinstance(value, _Src) else _src_of(value)
         if name.startswith("encoder.proj."):
+            import numpy as np
+
             bn[name] = np.asarray(src.array, dtype=np.float32)
             continue
         out[name] = src
     if bn:
         if not mapped.hybrid:
             for name, arr in bn.items():  # non-hybrid checkpoints keep keys unchanged (spec §2.4)
-                out[name] = _Src(arr)
+                out[name] = _Src.of_array(arr)
         else:
             fold_encoder_proj_bn(bn, where=where)
             for name, arr in bn.items():
-                out[name] = _Src(arr)
+                out[name] = _Src.of_array(arr)
     return dict(sorted(out.items())), mapped.dropped, mapped.unknown, mapped.hybrid
 
 
@@ -315,8 +338,10 @@ def _header(tensors: dict[str, _Src], metadata: dict[str, str]) -> tuple[bytes, 
     offset = 0
     order = []
     for name in sorted(tensors):
-        shape = [int(x) for x in tensors[name].array.shape]
-        nbytes = int(np.prod(shape, dtype=np.int64)) * 4 if shape else 4
+        shape = [int(x) for x in tensors[name].shape]
+        nbytes = 4
+        for dim in shape:
+            nbytes *= dim
         hdr[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + nbytes]}
         order.append((name, nbytes))
         offset += nbytes
@@ -349,7 +374,9 @@ def write_safetensors(path: Path, tensors: dict[str, _Src], metadata: dict[str, 
             if item.file_range is not None and item.file_range[1] == nbytes:
                 ranges.append((item.file_range[0], nbytes, offset))
             elif nbytes:
-                os.pwrite(fd, np.ascontiguousarray(item.array, dtype="<f4").tobytes(), offset)
+                import numpy as np
+
+                _pwrite_all(fd, np.ascontiguousarray(item.array, dtype="<f4").tobytes(), offset)
             offset += nbytes
         ranges.sort()
         _copy_pass(src, fd, ranges, source_hash, where=str(source))
@@ -437,12 +464,12 @@ def _convert(src: Path, out_dir: str | Path, expected: LeWMConfig | None, source
     ckpt = read_checkpoint(src)
     where = str(src)
     tensors, dropped, unknown, hybrid = canonical_tensors(ckpt)
-    shapes = {name: tuple(int(x) for x in s.array.shape) for name, s in tensors.items()}
+    shapes = {name: tuple(int(x) for x in s.shape) for name, s in tensors.items()}
     detected, notes = detect_config(shapes, hybrid=hybrid, where=where)
     check_shapes(shapes, detected, where=where)
     cfg, warnings = reconcile(detected, notes, expected, where=where)
     for name, item in tensors.items():
-        if not (np.issubdtype(item.array.dtype, np.floating) or item.array.dtype.name == "bfloat16"):
+        if not item.is_float:
             raise CheckpointError(f"{where}: tensor '{name}' has dtype {item.array.dtype}, expected a float type")
     if unknown:
         warnings.append(f"ignored {len(unknown)} unknown tensor(s): {', '.join(unknown[:5])}"

@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from zoo.convert.unpickler import StubObject, TorchTensor, load_raw, mapping_items
 from zoo.errors import CheckpointError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_MODULE_DEPTH = 32
 MAX_TENSORS = 100_000
@@ -139,7 +140,7 @@ def _flat_tensors(mapping: Mapping[Any, Any], path: Path, where: str, *, strip: 
 def _shared_groups(entries: dict[str, TorchTensor]) -> list[list[str]]:
     by_storage: dict[tuple[str, str], list[str]] = {}
     for name, t in entries.items():
-        by_storage.setdefault((t.storage.key, t.storage.dtype.str), []).append(name)
+        by_storage.setdefault((t.storage.key, t.storage.code), []).append(name)
     groups = []
     for names in by_storage.values():
         if len(names) > 1:

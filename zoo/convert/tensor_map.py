@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import CheckpointError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ENC_LAYER = "encoder.encoder.layer.{L}"
 _P = r"(?P<p>weight|bias)"
@@ -165,6 +166,8 @@ def fold_encoder_proj_bn(tensors: dict[str, np.ndarray[Any, Any]], *, where: str
         return False
     if "encoder.proj.0.weight" not in tensors:
         raise CheckpointError(f"{where}: 'encoder.proj.1.*' (BatchNorm) present without 'encoder.proj.0.weight'")
+    import numpy as np
+
     w = np.asarray(tensors["encoder.proj.0.weight"], dtype=np.float64)
     out = w.shape[0]
     b = np.asarray(tensors.get("encoder.proj.0.bias", np.zeros(out)), dtype=np.float64)

@@ -14,6 +14,8 @@ unpickler with our own opcode table:
   so hashing a hostile nested tuple can never overflow the C stack.
 - Storages are zero-copy numpy views over an mmap of the file; tensor views honour offset/size/stride
   and are bounds-checked against the storage (which is bounds-checked against the archive).
+- numpy is imported only when an array is first asked for: every check above is plain Python, so
+  `zoo convert` on a checkpoint whose tensors are all contiguous f32 never pays numpy's import time.
 """
 
 from __future__ import annotations
@@ -24,15 +26,17 @@ import mmap
 import os
 import pickle
 import struct
+import sys
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from zoo.errors import CheckpointError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_PICKLE_BYTES = 64 << 20  # data.pkl larger than this is refused (real ones are ~0.1-1 MB)
 MAX_KEY_DEPTH = 8  # nesting allowed inside dict keys / set items
@@ -54,6 +58,19 @@ STORAGE_DTYPES: dict[str, str] = {
     "ComplexDoubleStorage": "<c16",
     "UntypedStorage": "u1",
 }
+ITEMSIZES: dict[str, int] = {"<f8": 8, "<f4": 4, "<f2": 2, "bfloat16": 2, "<i8": 8, "<i4": 4, "<i2": 2, "i1": 1,
+                             "u1": 1, "?": 1, "<c8": 8, "<c16": 16}
+
+
+def numpy_dtype(code: str) -> np.dtype[Any]:
+    """The numpy dtype of a storage code (numpy, and ml_dtypes for bfloat16, imported on first use)."""
+    import numpy as np
+
+    if code == "bfloat16":
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(code)
 
 
 @dataclass(frozen=True)
@@ -63,13 +80,16 @@ class StorageType:
     name: str
 
     @property
-    def dtype(self) -> np.dtype[Any]:
-        code = STORAGE_DTYPES[self.name]
-        if code == "bfloat16":
-            import ml_dtypes
+    def code(self) -> str:
+        return STORAGE_DTYPES[self.name]
 
-            return np.dtype(ml_dtypes.bfloat16)
-        return np.dtype(code)
+    @property
+    def itemsize(self) -> int:
+        return ITEMSIZES[self.code]
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return numpy_dtype(self.code)
 
 
 # Modules whose globals are refused with an error rather than stubbed: a checkpoint naming them is
@@ -125,10 +145,28 @@ class StubObject:
 @dataclass(eq=False)
 class Storage:
     key: str
-    dtype: np.dtype[Any]
+    code: str  # dtype code (STORAGE_DTYPES values)
     numel: int
-    array: np.ndarray[Any, Any]  # 1-D view over the archive bytes
+    buf: Any  # the archive bytes (mmap), bounds already checked
     file_offset: int  # absolute byte offset of element 0 in the checkpoint file
+    _array: Any = field(default=None, repr=False)
+
+    @property
+    def itemsize(self) -> int:
+        return ITEMSIZES[self.code]
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return numpy_dtype(self.code)
+
+    @property
+    def array(self) -> np.ndarray[Any, Any]:
+        """1-D zero-copy view over the archive bytes (built on first use)."""
+        if self._array is None:
+            import numpy as np
+
+            self._array = np.frombuffer(self.buf, dtype=self.dtype, count=self.numel, offset=self.file_offset)
+        return self._array
 
 
 @dataclass(eq=False)
@@ -139,13 +177,34 @@ class TorchTensor:
     storage_offset: int
     shape: tuple[int, ...]
     stride: tuple[int, ...]
-    array: np.ndarray[Any, Any]
     is_parameter: bool = False
     requires_grad: bool = False
+    _array: Any = field(default=None, repr=False)
 
     @property
     def dtype(self) -> np.dtype[Any]:
         return self.storage.dtype
+
+    @property
+    def code(self) -> str:
+        return self.storage.code
+
+    @property
+    def array(self) -> np.ndarray[Any, Any]:
+        """Read-only view with the tensor's offset/size/stride (bounds checked at unpickling; built on first use)."""
+        if self._array is None:
+            import numpy as np
+
+            n = 1
+            for s in self.shape:
+                n *= s
+            st = self.storage.array
+            base = st[self.storage_offset :] if n else st[:0]
+            itemsize = self.storage.itemsize
+            self._array = np.lib.stride_tricks.as_strided(
+                base, shape=self.shape, strides=tuple(x * itemsize for x in self.stride), writeable=False
+            )
+        return self._array
 
     @property
     def is_contiguous(self) -> bool:
@@ -160,8 +219,10 @@ class TorchTensor:
         """(absolute offset, nbytes) when the tensor is one contiguous byte range of the file."""
         if not self.is_contiguous:
             return None
-        itemsize = self.storage.dtype.itemsize
-        n = int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        itemsize = self.storage.itemsize
+        n = 1
+        for s in self.shape:
+            n *= s
         return self.storage.file_offset + self.storage_offset * itemsize, n * itemsize
 
 
@@ -228,21 +289,20 @@ class _StorageSource:
         self.cache[key] = (start, info.file_size)
         return start, info.file_size
 
-    def storage(self, key: str, dtype: np.dtype[Any], numel: int) -> Storage:
-        cached = self.views.get((key, dtype.str))
+    def storage(self, key: str, code: str, numel: int) -> Storage:
+        cached = self.views.get((key, code))
         if cached is not None:
             if cached.numel != numel:
                 raise pickle.UnpicklingError(f"storage '{key}' declared with two sizes ({cached.numel} vs {numel})")
             return cached
         start, nbytes = self.byte_range(key)
-        need = numel * dtype.itemsize
+        need = numel * ITEMSIZES[code]
         if need > nbytes:
             raise pickle.UnpicklingError(
                 f"storage '{key}' declares {numel} elements ({need} bytes) but data/{key} holds {nbytes} bytes"
             )
-        arr = np.frombuffer(self.buf, dtype=dtype, count=numel, offset=start)
-        st = Storage(key=key, dtype=dtype, numel=numel, array=arr, file_offset=start)
-        self.views[(key, dtype.str)] = st
+        st = Storage(key=key, code=code, numel=numel, buf=self.buf, file_offset=start)
+        self.views[(key, code)] = st
         return st
 
 
@@ -315,16 +375,15 @@ class RestrictedUnpickler(pickle._Unpickler):
         _, stype, key, _location, numel = pid
         if not isinstance(stype, StorageType):
             raise pickle.UnpicklingError("persistent id names an unknown storage type")
-        dtype = stype.dtype
         if not isinstance(key, str) or not key or "/" in key or ".." in key or len(key) > 64:
             raise pickle.UnpicklingError("persistent id has a malformed storage key")
         if not _is_int(numel) or numel < 0:
             raise pickle.UnpicklingError(f"storage '{key}' has an invalid element count")
-        if numel * dtype.itemsize > self.max_bytes:
+        if numel * stype.itemsize > self.max_bytes:
             raise pickle.UnpicklingError(f"storage '{key}' declares {numel} elements, more than the archive holds")
         if self.storages is None:
             raise pickle.UnpicklingError("pickle refers to storages but no archive is open")
-        return self.storages.storage(key, dtype, numel)
+        return self.storages.storage(key, stype.code, numel)
 
     # -- safe callables -----------------------------------------------------------------------------
     @staticmethod
@@ -361,6 +420,8 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     @staticmethod
     def _numpy_dtype(*args: Any) -> Any:
+        import numpy as np
+
         if not args or not isinstance(args[0], str) or len(args[0]) > 8:
             raise pickle.UnpicklingError("numpy.dtype called with unexpected arguments")
         try:
@@ -373,6 +434,8 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     @staticmethod
     def _numpy_scalar(*args: Any) -> Any:
+        import numpy as np
+
         if len(args) == 2 and isinstance(args[0], np.dtype) and isinstance(args[1], bytes):
             if len(args[1]) != args[0].itemsize:
                 raise pickle.UnpicklingError("numpy scalar payload does not match its dtype size")
@@ -390,7 +453,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         n = 1
         for s in size:
             n *= s
-        if n > MAX_TENSOR_ELEMENTS or n * storage.dtype.itemsize > 4 * self.max_bytes + (1 << 20):
+        if n > MAX_TENSOR_ELEMENTS or n * storage.itemsize > 4 * self.max_bytes + (1 << 20):
             raise pickle.UnpicklingError(f"tensor on storage '{storage.key}' declares {n} elements, far beyond the archive")
         if n:
             last = offset + sum((s - 1) * st for s, st in zip(size, stride, strict=True))
@@ -399,14 +462,9 @@ class RestrictedUnpickler(pickle._Unpickler):
                     f"tensor view (offset {offset}, size {size}, stride {stride}) reaches past storage "
                     f"'{storage.key}' of {storage.numel} elements"
                 )
-        itemsize = storage.dtype.itemsize
-        base = storage.array[offset:] if n else storage.array[:0]
-        arr = np.lib.stride_tricks.as_strided(
-            base, shape=size, strides=tuple(st * itemsize for st in stride), writeable=False
-        )
         requires_grad = bool(rest[0]) if rest and isinstance(rest[0], bool) else False
         self.tensors_seen += 1
-        return TorchTensor(storage, offset, size, stride, arr, requires_grad=requires_grad)
+        return TorchTensor(storage, offset, size, stride, requires_grad=requires_grad)
 
     @staticmethod
     def _rebuild_parameter(data: Any, requires_grad: Any = True, *rest: Any) -> Any:
@@ -484,7 +542,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         inst = self.stack[-1]
         if isinstance(inst, StubObject):
             inst.state = state
-        elif isinstance(inst, np.dtype):
+        elif "numpy" in sys.modules and isinstance(inst, sys.modules["numpy"].dtype):  # only _numpy_dtype makes one
             if isinstance(state, tuple) and len(state) > 1 and state[1] == ">":
                 self.stack[-1] = inst.newbyteorder(">")
         elif isinstance(inst, TorchTensor | collections.OrderedDict):
