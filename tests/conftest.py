@@ -6,15 +6,16 @@
   with WANDB_BASE_URL/WANDB_API_KEY or HF_ENDPOINT/HF_TOKEN pointing at them;
 - `demo_run` / `demo_workspace` (session): `zoo demo` run once per session in a temp dir with its own
   ZOO_CACHE; tests that only add files (e.g. `zoo build` into targets/) may use the workspace directly,
-  tests that corrupt or rewrite its files must work on their own copy.
+  tests that corrupt or rewrite its files must work on their own copy (`demo_copy`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,24 @@ def demo_workspace(demo_run: DemoRun) -> Path:
     if demo_run.exit_code != 0:
         pytest.fail(f"zoo demo exited {demo_run.exit_code}:\n{demo_run.stderr[-3000:]}")
     return demo_run.workspace
+
+
+@pytest.fixture
+def demo_copy(demo_workspace: Path, tmp_path: Path) -> Callable[..., Path]:
+    """`demo_copy(*variants)` -> a private copy of the demo workspace under tmp_path, for tests that
+    corrupt or rewrite files: registry.yaml, cards/ and the named variant dirs (all when none are
+    named) are copied; the read-only mirror/ is a symlink (registry URIs keep pointing at it)."""
+
+    def copy(*variants: str) -> Path:
+        dest = tmp_path / "demo-copy"
+        dest.mkdir()
+        shutil.copy2(demo_workspace / "registry.yaml", dest / "registry.yaml")
+        if (demo_workspace / "cards").is_dir():
+            shutil.copytree(demo_workspace / "cards", dest / "cards")
+        (dest / "mirror").symlink_to(demo_workspace / "mirror", target_is_directory=True)
+        names = variants or tuple(sorted(p.name for p in (demo_workspace / "variants").iterdir()))
+        for name in names:
+            shutil.copytree(demo_workspace / "variants" / name, dest / "variants" / name)
+        return dest
+
+    return copy

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,15 @@ def test_fpga_check_on_demo_workspace(demo_workspace: Path) -> None:
     table = report["table"]
     assert table["columns"] == ["quantity", "measured (this slice)", "original card claim"]
     assert all(len(row) == 3 for row in table["rows"])
+
+
+@pytest.mark.slow
+def test_demo_copy_is_private(demo_workspace: Path, demo_copy: Callable[..., Path]) -> None:
+    ws = demo_copy(FPGA_VARIANT)
+    src_manifest = demo_workspace / "variants" / FPGA_VARIANT / "manifest.json"
+    before = src_manifest.read_bytes()
+    (ws / "variants" / FPGA_VARIANT / "manifest.json").write_text("corrupt")
+    assert src_manifest.read_bytes() == before
+    assert (ws / "registry.yaml").read_bytes() == (demo_workspace / "registry.yaml").read_bytes()
+    assert sorted(p.name for p in (ws / "variants").iterdir()) == [FPGA_VARIANT]
+    assert (ws / "mirror").resolve() == (demo_workspace / "mirror").resolve()
