@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import DemoRun
 
 from zoo._io import sha256_file
 from zoo.demo import STEPS, Step, run_demo
 from zoo.demo.build import DEMO_ROOTS
 from zoo.registry import load_registry
+
+if TYPE_CHECKING:
+    from conftest import DemoRun
 
 
 def _first_steps(n: int) -> list[Step]:
