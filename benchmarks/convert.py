@@ -11,7 +11,8 @@ load from other processes on a shared machine hits every method alike):
   with the digest already known (as after `zoo pull`), ours without fsync (os.fsync stubbed IN THE
   BENCHMARK ONLY, to compare like with like), the torch path (torch.load with a stand-in shim, walk
   the module tree, cast f32, `safetensors.torch.save_file`; it never fsyncs), a plain file copy (the
-  I/O floor) and copy + fsync (what a durable write costs);
+  I/O floor), copy + fsync (what a durable write costs) and sha256 of the source alone (what the
+  provenance digest in our metadata costs; the torch path records none);
 - whole commands: `zoo convert PATH -o DIR` / `python -c <torch path>` / `cp`, one untimed warm-up
   each, byte code cached under the work dir for both Pythons (PYTHONPYCACHEPREFIX), as an installed
   package has it (pip byte-compiles on install).
@@ -129,6 +130,11 @@ def worker(method: str, src: str, out: str, repeats: int) -> None:
 
         def run() -> None:
             ns["torch_convert"](src, out)  # type: ignore[operator]
+    elif method == "sha256":  # what the source digest alone costs (ours records it; torch does not)
+        from zoo._io import sha256_file
+
+        def run() -> None:
+            sha256_file(src)
     elif method == "copy":
 
         def run() -> None:
@@ -152,7 +158,7 @@ def worker(method: str, src: str, out: str, repeats: int) -> None:
     print(json.dumps({"times": times, "import_s": import_s, "peak_rss_mb": _peak_rss_mb()}))
 
 
-METHODS = ("ours", "ours-digest-known", "ours-nofsync", "torch", "copy", "copy+fsync")
+METHODS = ("ours", "ours-digest-known", "ours-nofsync", "torch", "copy", "copy+fsync", "sha256")
 
 
 def _run_worker(method: str, src: Path, out: Path, repeats: int) -> dict[str, Any]:
@@ -240,6 +246,8 @@ def main() -> None:
     print(f"  in-process:    ours / plain file copy        = {ours / copy:6.2f}x   (target <= 2x)")
     print(f"  in-process:    ours, no fsync / plain copy   = {nofsync / copy:6.2f}x   (neither fsyncs)")
     print(f"  in-process:    ours / copy + fsync           = {ours / copy_fsync:6.2f}x   (both fsync)")
+    print(f"  in-process:    ours, digest known / copy     = {known / copy:6.2f}x   (hashing alone: "
+          f"{med['sha256'] / copy:.2f}x the copy)")
     print(f"  peak RSS:      ours / checkpoint size        = {rss['ours'] / size_mb:6.2f}x   (target < 1.5x)")
     print("IN-PROCESS (median s, peak RSS MiB of the worker incl. interpreter, median import s)")
     for m in METHODS:
