@@ -211,7 +211,9 @@ def _fetch_from_sources(
             return _fetch_one(variant_dir, rec, spec, store, open_source(spec.uri, file=spec.file), progress, skipped)
         except ZooError as exc:
             errors.append(exc)
-            skipped.append(f"{spec.uri}: {exc.message}")
+            # source errors usually start with the URI already; don't say it twice
+            msg = exc.message if exc.message.startswith(spec.uri) else f"{spec.uri}: {exc.message}"
+            skipped.append(msg)
     if not errors:
         want = next((s.file for s in rec.provenance.sources if s.file), "its checkpoint")
         raise RemoteError(
