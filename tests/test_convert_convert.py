@@ -372,3 +372,16 @@ def test_cli_convert_f32_checkpoint_never_imports_numpy_or_rich(tmp_path: Path) 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
     assert (tmp_path / SAFETENSORS_FILE).is_file()
+
+
+@pytest.mark.parametrize("mode", ["thread", "pass"])
+def test_source_digest_modes_give_identical_bytes(tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo.convert.convert as conv
+    from zoo._io import sha256_file
+
+    src = FIX / "tiny_vit_epoch_1_object.ckpt"
+    ref = convert_checkpoint(src, tmp_path / "ref", source_sha256=sha256_file(src))
+    monkeypatch.setattr(conv, "_HASH_MODE", mode)
+    res = convert_checkpoint(src, tmp_path / mode)
+    assert res.source_sha256 == ref.source_sha256 == sha256_file(src)
+    assert res.safetensors_sha256 == ref.safetensors_sha256

