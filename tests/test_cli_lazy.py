@@ -18,3 +18,18 @@ def test_help_lists_commands() -> None:
     res = subprocess.run([sys.executable, "-m", "zoo", "--help"], check=True, capture_output=True, text=True)
     for cmd in ("list", "show", "registry"):
         assert cmd in res.stdout
+
+
+def test_lazy_command_map_is_complete() -> None:
+    """Every *_cmds module is in LAZY_COMMANDS and every command it defines is mapped to it."""
+    import importlib
+    import pkgutil
+
+    import zoo.cli
+    from zoo.cli._app import LAZY_COMMANDS, main
+
+    modules = {m.name for m in pkgutil.iter_modules(zoo.cli.__path__) if m.name.endswith("_cmds")}
+    assert set(LAZY_COMMANDS.values()) == modules
+    for module in modules:
+        importlib.import_module(f"zoo.cli.{module}")
+    assert set(main.commands) == set(LAZY_COMMANDS)

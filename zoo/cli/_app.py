@@ -48,8 +48,44 @@ class AppContext:
         return self._registry
 
 
+# command name -> module that defines it; a command's module is imported only when that
+# command runs (or for --help), so `zoo convert` does not pay for publish or verify imports
+LAZY_COMMANDS = {
+    "bench": "model_cmds",
+    "build": "build_cmds",
+    "card": "card_cmds",
+    "convert": "convert_cmds",
+    "demo": "demo_cmds",
+    "diff": "verify_cmds",
+    "golden": "model_cmds",
+    "inspect": "convert_cmds",
+    "list": "registry_cmds",
+    "publish": "publish_cmds",
+    "pull": "pull_cmds",
+    "quantize": "quant_cmds",
+    "registry": "registry_cmds",
+    "show": "registry_cmds",
+    "site": "card_cmds",
+    "targets": "build_cmds",
+    "verify": "verify_cmds",
+}
+
+
 class ZooGroup(click.Group):
-    """Turns ZooError into `error: ...` on stderr and the error's exit code; never a traceback."""
+    """Turns ZooError into `error: ...` on stderr and the error's exit code; never a traceback.
+
+    Commands are registered lazily from LAZY_COMMANDS.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            import importlib
+
+            importlib.import_module(f"zoo.cli.{LAZY_COMMANDS[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -80,7 +116,7 @@ def main(ctx: click.Context, directory: Path | None) -> None:
     # One BLAS thread unless the user says otherwise: golden files and verify numbers are then
     # byte-stable across machines (threaded BLAS changes f32 summation order), and small
     # matmuls are faster single-threaded anyway. Must happen before numpy is imported.
-    from zoo.verify.threads import pin_blas_threads
+    from zoo._threads import pin_blas_threads
 
     pin_blas_threads()
     ctx.obj = AppContext(directory)

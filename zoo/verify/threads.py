@@ -1,16 +1,6 @@
-"""BLAS thread pinning for verify processes (no heavy imports: must run before numpy loads)."""
+"""BLAS thread pinning (re-exported: the implementation lives in `zoo._threads`, which the CLI
+imports at start-up without loading the verify package)."""
 
-from __future__ import annotations
+from zoo._threads import THREAD_VARS, pin_blas_threads
 
-import os
-
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-def pin_blas_threads(default: str = "1", *, force: bool = False) -> None:
-    """Set every BLAS/OpenMP thread variable to `default` (only unset ones unless `force`)."""
-    for var in THREAD_VARS:
-        if force:
-            os.environ[var] = default
-        else:
-            os.environ.setdefault(var, default)
+__all__ = ["THREAD_VARS", "pin_blas_threads"]
