@@ -23,6 +23,7 @@ from zoo.convert.tensor_map import fold_encoder_proj_bn, map_names
 from zoo.convert.unpickler import TorchTensor
 from zoo.errors import CheckpointError, UsageError
 from zoo.formats.lewm_config import LeWMConfig
+from zoo.formats.tensors import canonical_shapes, optional_shapes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -216,75 +217,10 @@ def detect_config(shapes: dict[str, tuple[int, ...]], *, hybrid: bool, where: st
 
 def expected_shapes(cfg: LeWMConfig) -> tuple[dict[str, tuple[int, ...]], set[str]]:
     """Canonical name -> shape for a config (spec §1.2), and the subset that is optional."""
-    he, hp, d, j = cfg.encoder_hidden, cfg.predictor_hidden, cfg.latent_dim, cfg.projector_hidden
-    ie, ip, inner = cfg.encoder_inter, cfg.predictor_inter, cfg.predictor_inner_dim
-    c, p = cfg.channels, cfg.patch_size
-    s: dict[str, tuple[int, ...]] = {
-        "encoder.embeddings.patch_embeddings.projection.weight": (he, c, p, p),
-        "encoder.embeddings.patch_embeddings.projection.bias": (he,),
-        "encoder.embeddings.cls_token": (1, 1, he),
-        "encoder.embeddings.position_embeddings": (1, cfg.encoder_seq_len, he),
-        "encoder.layernorm.weight": (he,),
-        "encoder.layernorm.bias": (he,),
-        "predictor.pos_embedding": (1, cfg.history_size, d),
-        "predictor.transformer.norm.weight": (hp,),
-        "predictor.transformer.norm.bias": (hp,),
-        "action_encoder.patch_embed.weight": (cfg.action_dim, cfg.action_input_dim, 1),
-        "action_encoder.patch_embed.bias": (cfg.action_dim,),
-        "action_encoder.embed.0.weight": (4 * d, cfg.action_dim),
-        "action_encoder.embed.0.bias": (4 * d,),
-        "action_encoder.embed.2.weight": (d, 4 * d),
-        "action_encoder.embed.2.bias": (d,),
-    }
-    optional: set[str] = set()
-    if cfg.meta_tokens:
-        s["encoder.meta_token"] = (1, cfg.meta_tokens, he)
-    for name in ("encoder.proj.0.weight", "encoder.proj.0.bias"):
-        optional.add(name)
-    s["encoder.proj.0.weight"] = (he, he)
-    s["encoder.proj.0.bias"] = (he,)
-    for i, kind in enumerate(cfg.layer_kinds()):
-        pre = f"encoder.encoder.layer.{i}."
-        for part in ("query", "key", "value"):
-            s[f"{pre}attention.attention.{part}.weight"] = (he, he)
-            if kind == "A":
-                s[f"{pre}attention.attention.{part}.bias"] = (he,)
-        s[f"{pre}attention.output.dense.weight"] = (he, he)
-        s[f"{pre}attention.output.dense.bias"] = (he,)
-        for ln in ("layernorm_before", "layernorm_after"):
-            s[f"{pre}{ln}.weight"] = (he,)
-            s[f"{pre}{ln}.bias"] = (he,)
-        s[f"{pre}intermediate.dense.weight"] = (ie, he)
-        s[f"{pre}intermediate.dense.bias"] = (ie,)
-        s[f"{pre}output.dense.weight"] = (he, ie)
-        s[f"{pre}output.dense.bias"] = (he,)
-    for m, flag in (("input_proj", cfg.has_input_proj), ("cond_proj", cfg.has_cond_proj)):
-        if flag:
-            s[f"predictor.transformer.{m}.weight"] = (hp, d)
-            s[f"predictor.transformer.{m}.bias"] = (hp,)
-    for li in range(cfg.predictor_layers):
-        pre = f"predictor.transformer.layers.{li}."
-        s[f"{pre}adaLN_modulation.1.weight"] = (6 * hp, hp)
-        s[f"{pre}adaLN_modulation.1.bias"] = (6 * hp,)
-        s[f"{pre}attn.norm.weight"] = (hp,)
-        s[f"{pre}attn.norm.bias"] = (hp,)
-        s[f"{pre}attn.to_qkv.weight"] = (3 * inner, hp)
-        s[f"{pre}attn.to_out.0.weight"] = (hp, inner)
-        s[f"{pre}attn.to_out.0.bias"] = (hp,)
-        s[f"{pre}mlp.net.0.weight"] = (hp,)
-        s[f"{pre}mlp.net.0.bias"] = (hp,)
-        s[f"{pre}mlp.net.1.weight"] = (ip, hp)
-        s[f"{pre}mlp.net.1.bias"] = (ip,)
-        s[f"{pre}mlp.net.4.weight"] = (hp, ip)
-        s[f"{pre}mlp.net.4.bias"] = (hp,)
-    for head, width in (("projector", he), ("pred_proj", hp)):
-        s[f"{head}.net.0.weight"] = (j, width)
-        s[f"{head}.net.0.bias"] = (j,)
-        for leaf in ("weight", "bias", "running_mean", "running_var"):
-            s[f"{head}.net.1.{leaf}"] = (j,)
-        s[f"{head}.net.3.weight"] = (d, j)
-        s[f"{head}.net.3.bias"] = (d,)
-    return s, optional
+    shapes = dict(canonical_shapes(cfg))
+    extra = optional_shapes(cfg)
+    shapes.update(extra)
+    return shapes, set(extra)
 
 
 def check_shapes(shapes: dict[str, tuple[int, ...]], cfg: LeWMConfig, *, where: str) -> None:
