@@ -45,9 +45,11 @@ def test_every_variant_gets_a_card_with_valid_metadata(ws_reg) -> None:  # type:
 def test_derived_variant_metadata_has_base_model_and_measured_results(ws_reg) -> None:  # type: ignore[no-untyped-def]
     ws, reg = ws_reg
     meta = _meta(render_card(ws, reg, "slim_96d_4e_4p_full"))
-    assert meta["base_model"] == "lewm-zoo/lewm-models/slim_96d_4e_4p"
+    # a Hub model id (the parent's per-variant repository), never a folder path inside a repository
+    assert meta["base_model"] == "lewm-zoo/lewm-models-slim_96d_4e_4p"
     assert meta["base_model_relation"] == "quantized"
-    assert {"lq40", "full", "quantized", "esp32"} <= set(meta["tags"])
+    assert "verified" not in json.dumps(meta)
+    assert {"lq40", "lq40-full", "quantized", "esp32"} <= set(meta["tags"])
     (index,) = meta["model-index"]
     assert index["name"] == "slim_96d_4e_4p_full"
     values = {m["name"]: m["value"] for m in index["results"][0]["metrics"]}
@@ -163,6 +165,8 @@ def test_invalid_metadata_is_an_error_and_writes_nothing(ws_reg) -> None:  # typ
         ("---\nlicense: mit\nlibrary_name: x\ntags: [a]\nmodel-index:\n- name: m\n  results:\n  - task: {}\n---\n",
          "invalid card metadata"),
         ("---\nlicense: mit\ntags: [a]\n---\n", "library_name"),
+        ("---\nlicense: mit\nlibrary_name: x\ntags: [a]\nbase_model: org/repo/sub\nbase_model_relation: quantized\n---\n",
+         "not a Hub model id"),
     ],
 )
 def test_validate_card_text_rejects(text: str, message: str) -> None:
@@ -175,6 +179,33 @@ def test_malformed_verify_json_names_file_and_line(ws_reg) -> None:  # type: ign
     (ws.variant_dir("slim_96d_4e_4p_full") / "verify.json").write_text('{\n  "status": pass\n}')
     with pytest.raises(InputError, match=r"verify.json:2:\d+: not valid JSON"):
         render_card(ws, reg, "slim_96d_4e_4p_full")
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("verify.json", '{"metrics": 5}', "field 'metrics' must be an object, got int"),
+        ("verify.json", '{"gate": "x"}', "field 'gate' must be an object"),
+        ("verify.json", '{"artifacts": ["model.lq40"]}', "field 'artifacts' must be an object"),
+        ("verify.json", '{"artifacts": {"model.lq40": 1}}', "field 'artifacts.model.lq40' must be a sha256 string"),
+        ("verify.json", "[1]", "top level must be a JSON object"),
+        ("bench.json", '{"encode": 3}', "field 'encode' must be an object"),
+    ],
+)
+def test_wrongly_typed_measurement_files_are_located_errors(ws_reg, file: str, content: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    ws, reg = ws_reg
+    (ws.variant_dir("slim_96d_4e_4p_full") / file).write_text(content)
+    with pytest.raises(InputError, match=rf"slim_96d_4e_4p_full/{file}: .*{message}") as err:
+        render_card(ws, reg, "slim_96d_4e_4p_full")
+    assert err.value.hint
+
+
+def test_hub_repo_id_matches_publish_naming(ws_reg) -> None:  # type: ignore[no-untyped-def]
+    from zoo.cards.data import hub_repo_id
+    from zoo.publish.plan import variant_repo_id
+
+    _, reg = ws_reg
+    assert hub_repo_id(reg.collection, "x_1") == variant_repo_id(reg.collection.hub_repo, "x_1")
 
 
 def test_cli_card_and_check(ws_reg, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -216,5 +247,6 @@ def test_cards_for_the_project_registry(tmp_path: Path) -> None:
         meta = _meta(text)
         assert ("Verification pending" in text) or ("Not yet verified" in text)
         if rec.parent:
-            assert meta["base_model"] == f"{reg.collection.hub_repo}/{rec.parent}"
+            assert meta["base_model"] == f"{reg.collection.hub_repo}-{rec.parent}"
+            assert meta["base_model_relation"] == "quantized"
     assert check_cards(ws, reg) == []

@@ -57,9 +57,63 @@ def read_json_file(path: Path) -> dict[str, Any] | None:
     return data
 
 
+# Fields of measurement files the cards index into, with the JSON type each must have; a file
+# that has them with another type (hand-edited, truncated by another tool) is an InputError
+# naming the field, never a TypeError from deep inside a template.
+VERIFY_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "status": str, "metrics": dict, "gate": dict, "artifacts": dict, "reference": dict,
+}
+BENCH_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "encode": dict, "predict": dict, "rollout20": dict, "machine": dict,
+}
+REPORT_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "table": dict, "measured": dict, "claims": dict, "notes": list, "simulation": dict, "slice": dict,
+    "psram_breakdown": dict,
+}
+_JSON_TYPE: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
+
+
+def check_shape(
+    path: Path, data: dict[str, Any] | None, shape: dict[str, type | tuple[type, ...]], hint: str
+) -> None:
+    """Raise InputError when a present field of `data` has the wrong JSON type (absent is fine)."""
+    if data is None:
+        return
+    for field, kind in shape.items():
+        value = data.get(field)
+        if value is not None and not isinstance(value, kind):
+            want = _JSON_TYPE.get(kind, str(kind)) if isinstance(kind, type) else "a value of another type"
+            raise InputError(
+                f"{path}: field {field!r} must be {want}, got {type(value).__name__}",
+                hint=hint,
+            )
+    if shape is VERIFY_SHAPE:  # staleness compares these digests with the files on disk
+        for key, digest in (data.get("artifacts") or {}).items():
+            if not isinstance(digest, str):
+                raise InputError(f"{path}: field 'artifacts.{key}' must be a sha256 string", hint=hint)
+
+
+def read_checked(path: Path, shape: dict[str, type | tuple[type, ...]], hint: str) -> dict[str, Any] | None:
+    """`read_json_file` plus `check_shape`."""
+    data = read_json_file(path)
+    check_shape(path, data, shape, hint)
+    return data
+
+
 def hub_path(collection: CollectionSettings, name: str) -> str:
     """Where a variant lives on the Hub: a folder of the one collection repository (DESIGN decision 7)."""
     return f"{collection.hub_repo}/{name}"
+
+
+def hub_repo_id(collection: CollectionSettings, name: str) -> str:
+    """The variant's own repository id in the per-variant layout (`zoo publish --per-variant-repos`).
+
+    Hub metadata (`base_model`) must name a repository (`namespace/name`), never a folder inside
+    one, and a variant card is only read as repository metadata when it is a repository's root
+    README, i.e. in that layout. Same rule as `zoo.publish.plan.variant_repo_id` (publish comes
+    after cards in the stage order, so the one-line rule is restated; a test keeps them equal).
+    """
+    return f"{collection.hub_repo}-{name}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,8 +264,10 @@ def variant_facts(workspace: Workspace, registry: Registry, name: str) -> Varian
             targets[str(target)] = _artifacts(section.get("artifacts"))
             if isinstance(section.get("check"), dict):
                 checks[str(target)] = section["check"]
-    esp32_memory = read_json_file(vdir / ESP32_MEMORY) if "esp32" in targets else None
-    verify = read_json_file(vdir / VERIFY_FILE)
+    esp32_memory = None
+    if "esp32" in targets:
+        esp32_memory = read_checked(vdir / ESP32_MEMORY, REPORT_SHAPE, f"rebuild it: zoo build {name} --target esp32")
+    verify = read_checked(vdir / VERIFY_FILE, VERIFY_SHAPE, f"measure again: zoo verify {name}")
     return VariantFacts(
         record=rec,
         hub_path=hub_path(registry.collection, name),
@@ -224,8 +280,8 @@ def variant_facts(workspace: Workspace, registry: Registry, name: str) -> Varian
         targets=targets,
         verify=verify,
         stale=_stale(workspace, name, verify),
-        fpga_report=read_json_file(vdir / FPGA_REPORT),
-        bench=read_json_file(vdir / BENCH_FILE),
+        fpga_report=read_checked(vdir / FPGA_REPORT, REPORT_SHAPE, f"rebuild it: zoo build {name} --target fpga --check"),
+        bench=read_checked(vdir / BENCH_FILE, BENCH_SHAPE, f"measure again: zoo bench {name} --save"),
         esp32_memory=esp32_memory,
         target_checks=checks,
     )

@@ -34,6 +34,8 @@ HUB_LICENSES = frozenset(
 )  # fmt: skip
 _FRONT_MATTER = re.compile(r"\A---\n(.*?\n)---\n", re.DOTALL)
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]*$")
+# A Hub model id: exactly `namespace/name` (a folder path such as `org/repo/sub` is not a model).
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def _tag(text: str) -> str:
@@ -45,8 +47,8 @@ def variant_tags(facts: VariantFacts) -> list[str]:
     tags = ["world-model", "jepa", "lewm", f"family-{rec.family}"]
     kind = rec.format.kind
     tags.append("safetensors" if kind == "safetensors-f32" else _tag(kind))
-    if rec.format.mode:
-        tags.append(_tag(rec.format.mode))
+    if rec.format.mode:  # `lq40-full` says more on the Hub's tag list than a bare `full`
+        tags.append(_tag(f"{kind}-{rec.format.mode}"))
     if rec.is_derived:
         tags.append("quantized")
     tags.extend(_tag(t) for t in rec.targets)
@@ -88,7 +90,9 @@ def variant_card_data(collection: CollectionSettings, facts: VariantFacts) -> An
     rec = facts.record
     kwargs: dict[str, Any] = {}
     if facts.parent is not None:
-        kwargs["base_model"] = f"{collection.hub_repo}/{facts.parent.name}"
+        from zoo.cards.data import hub_repo_id
+
+        kwargs["base_model"] = hub_repo_id(collection, facts.parent.name)
         kwargs["base_model_relation"] = "quantized"
     return ModelCardData(
         license=rec.license,
@@ -162,6 +166,13 @@ def validate_card_text(text: str, *, where: str) -> dict[str, Any]:
             raise InputError(f"{where}: field 'base_model_relation': {relation!r} is not one of {BASE_MODEL_RELATIONS}")
         if not data.get("base_model"):
             raise InputError(f"{where}: field 'base_model_relation' set without 'base_model'", hint=hint)
+    base = data.get("base_model")
+    for model_id in [base] if isinstance(base, str) else base or []:
+        if not isinstance(model_id, str) or not _REPO_ID.match(model_id):
+            raise InputError(
+                f"{where}: field 'base_model': {model_id!r} is not a Hub model id (namespace/name)",
+                hint="point base_model at a repository, not a folder inside one",
+            )
     for result in getattr(card.data, "eval_results", None) or []:
         if not isinstance(result.metric_value, int | float) or isinstance(result.metric_value, bool):
             raise InputError(f"{where}: field 'model-index': metric value {result.metric_value!r} is not a number")

@@ -20,6 +20,8 @@ from zoo.cards.data import (
     VariantFacts,
     collection_facts,
     flatten_scalars,
+    hub_path,
+    hub_repo_id,
     variant_facts,
 )
 from zoo.cards.metadata import (
@@ -160,7 +162,12 @@ def _metric_rows(facts: VariantFacts) -> list[dict[str, Any]]:
 def _source_rows(facts: VariantFacts) -> list[tuple[str, str]]:
     if not facts.source:
         return []
-    return [(k, fmt_num(v)) for k, v in flatten_scalars(facts.source) if not k.startswith("files")]
+    # empty values (an artifact without aliases) would only show as blank rows
+    return [
+        (k, fmt_num(v))
+        for k, v in flatten_scalars(facts.source)
+        if not k.startswith("files") and v not in ("", None)
+    ]
 
 
 def _source_files(facts: VariantFacts) -> list[dict[str, Any]]:
@@ -204,6 +211,8 @@ def variant_context(registry: Registry, facts: VariantFacts) -> dict[str, Any]:
         "esp32": esp32_section(facts),
         "other_targets": {t: a for t, a in facts.targets.items() if t not in ("esp32", "fpga")},
         "arch_rows": _arch_rows(rec),
+        "parent_hub_path": hub_path(col, facts.parent.name) if facts.parent else None,
+        "base_model": hub_repo_id(col, facts.parent.name) if facts.parent else None,
         "citations": col.citations,
         "license_text": LICENSE_TEXT.get(lic, f"Released under the `{lic}` license; see the license text."),
     }
@@ -385,7 +394,9 @@ def collection_context(registry: Registry, facts: list[VariantFacts]) -> dict[st
     for fam in families:
         group = by_family[fam]
         passed = [f for f in group if f.status == "pass"]
-        measured = [f for f in passed if f.gate_cosine is not None]
+        # an f32 reference measured against its own golden outputs is 1.0 by construction, so
+        # "best" only ranks derived (compressed) variants
+        measured = [f for f in group if f.record.is_derived and f.gate_cosine is not None and f.status in ("pass", "pending")]
         sized = [f for f in group if f.measured_size is not None]
         smallest = min(sized, key=lambda f: (f.measured_size, f.name)) if sized else None
         best = max(measured, key=lambda f: (f.gate_cosine or 0.0, f.name)) if measured else None
@@ -409,6 +420,8 @@ def collection_context(registry: Registry, facts: list[VariantFacts]) -> dict[st
         "tldr": tldr,
         "derived": derived,
         "benches": [(f, bench_section(f)) for f in benches],
+        # claimed timings of variants the zoo has not benchmarked stay visible next to measured ones
+        "bench_claims_only": [(f, bench_section(f)) for f in facts if not f.bench and f.name in BENCH_CLAIMS],
         "bench_claims": [(n, c) for n, c in BENCH_CLAIMS.items() if any(f.name == n for f in facts)],
         "bench_claims_source": BENCH_CLAIMS_SOURCE,
         "fpga": [(f, fpga_section(f)) for f in facts if f.fpga_report],
