@@ -26,7 +26,15 @@ from zoo.cards import render_site, write_cards
 
 pytestmark = pytest.mark.chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+# Debian's `chromium` first (scripts/setup-system.sh installs it); Ubuntu CI images ship Google Chrome,
+# which speaks the same DevTools pipe. ZOO_CHROMIUM overrides.
+CHROMIUM = (
+    os.environ.get("ZOO_CHROMIUM")
+    or next(
+        (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")) if p),
+        "/usr/bin/chromium",
+    )
+)
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
@@ -144,6 +152,8 @@ class PipeBrowser:
 @pytest.fixture
 def browser(tmp_path: Path):  # type: ignore[no-untyped-def]
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        if os.environ.get("CI"):  # the done-when needs this test to *pass* in CI, not skip
+            pytest.fail(f"no Chromium at {CHROMIUM} in CI; run scripts/setup-system.sh or set ZOO_CHROMIUM")
         pytest.skip("chromium is not installed")
     b = PipeBrowser(tmp_path / "profile")
     try:
