@@ -28,6 +28,20 @@ def _median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
+def _paired_medians(a: Callable[[], object], b: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median seconds of `a` and `b` measured alternately (after one warm-up each), so that load from
+    other processes on the shared cores hits both sides alike."""
+    a()
+    b()
+    ta, tb = [], []
+    for _ in range(repeats):
+        for fn, out in ((a, ta), (b, tb)):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+    return statistics.median(ta), statistics.median(tb)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
@@ -62,8 +76,7 @@ def main() -> None:
         for m in enc:
             Int8Matrix.quantize(m)
 
-    t_zoo = _median_time(zoo_q4, args.repeats)
-    t_gguf = _median_time(gguf_q4, args.repeats)
+    t_zoo, t_gguf = _paired_medians(zoo_q4, gguf_q4, args.repeats)
     t_i8 = _median_time(zoo_i8, args.repeats)
     print(f"Q4  zoo/gguf speed ratio: {t_gguf / t_zoo:.2f}x  (zoo {mb_pred / t_zoo:.0f} MB/s, "
           f"gguf Q4_0 {mb_pred / t_gguf:.0f} MB/s; {mb_pred:.1f} MB f32 predictor, median of {args.repeats})")

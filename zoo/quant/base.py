@@ -23,12 +23,18 @@ _TYPES: dict[str, type[BlockQuant]] = {}
 def round_half_away(v: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
     """Round half away from zero (Rust ``f32::round``); numpy's ``np.round`` rounds half to even.
 
-    ``v - trunc(v)`` is exact in floating point, so ties are detected exactly (adding 0.5 is not
-    exact for values just below .5).
+    Computed as ``trunc(v + copysign(h, v))`` with ``h`` the largest float below 0.5 (of v's
+    dtype): adding 0.5 itself would round 0.49999997 + 0.5 up to 1.0, while with ``h`` every
+    tie still reaches the next integer and every non-tie stays below it. Checked exhaustively
+    against exact float64 rounding for all float32 in [0, 200] (tests/test_quant_blocks.py
+    samples it). Three array passes, which is what makes Q4 faster than gguf's Q4_0.
     """
-    t = np.trunc(v)
-    frac = v - t
-    return t + np.where(np.abs(frac) >= 0.5, np.sign(v), 0).astype(v.dtype)
+    dt = v.dtype if v.dtype.kind == "f" else np.dtype(np.float64)
+    half_down = np.nextafter(dt.type(0.5), dt.type(0))
+    r = np.copysign(half_down, v).astype(dt, copy=False)
+    r += v
+    np.trunc(r, out=r)
+    return r
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,16 +24,33 @@ U8 = npt.NDArray[np.uint8]
 Q4_BLOCK_DTYPE = np.dtype([("scale", "<f4"), ("nibbles", "u1", (16,))])
 
 
+def _block_absmax(blocks: F32) -> F32:
+    """max |x| per row of ``[n, 32]``: pairwise halving with ``np.maximum`` (5 short passes) is about
+    twice as fast as ``abs().max(axis=1)``, whose reduction over 32-element rows is per-row overhead.
+    ``np.maximum`` propagates NaN like ``max`` does."""
+    a = np.abs(blocks)
+    while a.shape[1] > 1:
+        half = a.shape[1] // 2
+        if 2 * half != a.shape[1]:
+            return np.asarray(a.max(axis=1), dtype=np.float32)
+        a = np.maximum(a[:, :half], a[:, half:])
+    return np.ascontiguousarray(a[:, 0], dtype=np.float32)
+
+
 class Q4(BlockQuant, name="q4", block_size=Q4_BLOCK):
     @classmethod
     def quantize_blocks(cls, blocks: F32) -> tuple[I8, F32]:
-        amax = np.abs(blocks).max(axis=1)
-        scales = (amax / np.float32(7.0)).astype(np.float32)
+        scales = _block_absmax(blocks)
+        scales /= np.float32(7.0)
+        if not np.isfinite(scales).all():  # max() propagates NaN, inf stays inf: one cheap check
+            raise ValueError("q4: the matrix has non-finite values (NaN or inf)")
         with np.errstate(divide="ignore"):
-            inv = np.where(scales == 0, np.float32(0), np.float32(1.0) / scales).astype(np.float32)
-        v = (blocks * inv[:, None]).astype(np.float32)
-        codes = np.clip(round_half_away(v), -8, 7).astype(np.int8)
-        return codes, scales
+            inv = np.float32(1.0) / scales  # the exporter multiplies by 1/scale (f32), not divides
+        inv[scales == 0] = 0
+        v = blocks * inv[:, None]
+        r = round_half_away(v)
+        np.clip(r, -8, 7, out=r)
+        return r.astype(np.int8), scales
 
 
 def pack_nibbles(codes: I8) -> U8:
