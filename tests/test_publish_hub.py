@@ -301,3 +301,28 @@ def test_invalid_repo_id_is_usage_error(ws: Path, hf_server: HfHubServer) -> Non
         res = zoo(ws, "publish", "--dry-run", "--repo", bad)
         assert res.exit_code == 2 and "--repo" in res.output and "not a valid Hub repository id" in res.output
     assert hf_server.requests == []
+
+
+def test_invalid_tag_is_usage_error_before_any_request(ws: Path, hf_server: HfHubServer) -> None:
+    for bad in ("bad tag", "v1..2", "v1.lock", "-v1", "v1:2", ""):
+        for extra in ((), ("--dry-run",)):
+            res = zoo(ws, "publish", "--tag", bad, *extra)
+            assert res.exit_code == 2 and "not a valid git tag name" in res.output, (bad, res.output)
+    assert hf_server.requests == []
+    out = zoo_json(ws, "publish", "--tag", "release/v1.0_rc.1")
+    assert hf_server.repos[("model", HUB_REPO)].tags["release/v1.0_rc.1"] == out["repos"][0]["commit"]
+
+
+def test_unexpected_client_error_is_one_line(ws: Path, hf_server: HfHubServer,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception from inside huggingface_hub that is not an HTTP error (seen: a malformed cache file
+    under HF_HOME) is exit 3 with one line, not a traceback."""
+    from huggingface_hub import HfApi
+
+    def broken(self: HfApi, *args: object, **kwargs: object) -> None:
+        raise AttributeError("'list' object has no attribute 'get'")
+
+    monkeypatch.setattr(HfApi, "repo_info", broken)
+    res = zoo(ws, "publish", "--dry-run")
+    assert res.exit_code == 3 and "Traceback" not in res.output
+    assert "test/test: reading the repository failed inside huggingface_hub (AttributeError:" in res.output

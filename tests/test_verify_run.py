@@ -232,3 +232,37 @@ def test_builds_missing_quantized_artifact(ws: tuple[Any, Any]) -> None:
     assert rep.status == "pass", rep.reason
     assert lq40.is_file() and rep.timings["build_s"] > 0
     assert verification_state(workspace, "tiny_q4") == "pass"
+
+
+_ENTRY = {"variant": "x", "kind": "lq40:full", "parent": "p", "reference": "p", "policy": "active", "status": "pass"}
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"shard": {"index": "x", "count": 2}, "variants": []}, "field 'shard'"),
+        ({"shard": {"index": 3, "count": 2}, "variants": []}, "field 'shard'"),
+        ({"selection": 5, "variants": []}, "field 'selection'"),
+        ({"variants": [{**_ENTRY, "timings": [1]}]}, "field 'variants[0]' field 'timings'"),
+        ({"variants": [{**_ENTRY, "exit_code": "1"}]}, "field 'variants[0]' has exit_code '1'"),
+        ({"variants": [{**_ENTRY, "status": "weird"}]}, "field 'variants[0]' has status 'weird'"),
+        ({"variants": [{**_ENTRY, "gate": {"margin": "a"}}]}, "field 'variants[0]' field 'gate.margin'"),
+        ({"variants": [{"variant": "x", "status": "pass"}]}, "field 'variants[0]' has no string 'kind'"),
+    ],
+)
+def test_merge_rejects_malformed_reports_with_the_field(tmp_path: Path, doc: dict[str, Any], field: str) -> None:
+    """A hand-edited shard report is one located error line (exit 2), never a traceback or a wrong exit 0."""
+    path = tmp_path / "shard.json"
+    path.write_text(json.dumps({"schema_version": 1, **doc}))
+    res = CliRunner().invoke(main, ["verify", "--merge", str(path)])
+    assert res.exit_code == 2, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert f"{path}: {field}" in res.output and "Traceback" not in res.output
+
+
+def test_merge_accepts_a_valid_entry(tmp_path: Path) -> None:
+    path = tmp_path / "shard.json"
+    entry = {**_ENTRY, "exit_code": 0, "timings": {"total_s": 0.5}, "gate": {"margin": 0.1, "measured": 0.99}}
+    path.write_text(json.dumps({"schema_version": 1, "selection": ["x"], "variants": [entry]}))
+    doc, reports = merge_reports([path])
+    assert doc["exit_code"] == 0 and [r.variant for r in reports] == ["x"]

@@ -251,10 +251,15 @@ def remote_errors(repo_id: str, what: str) -> Iterator[None]:
         err = _translate(exc, repo_id, what)
         if err is not None:
             raise err from None
+        first = (str(exc).splitlines() or [""])[0]
         if isinstance(exc, ValueError):  # client-side refusals (e.g. invalid card metadata) carry the reason
-            raise RemoteError(f"{repo_id}: {what} refused: {str(exc).splitlines()[0]}",
+            raise RemoteError(f"{repo_id}: {what} refused: {first}",
                               hint="fix the reported file and re-run") from None
-        raise
+        # Anything else comes from inside the client (e.g. a malformed cache file under HF_HOME): one
+        # line naming the client and the error, never a traceback.
+        raise RemoteError(f"{repo_id}: {what} failed inside huggingface_hub ({type(exc).__name__}: {first})",
+                          hint="re-run; if it persists, check HF_HOME's cache files and the huggingface_hub "
+                          "version") from None
 
 
 def read_remote(api: HfApi, repo_id: str) -> tuple[str | None, dict[str, RemoteFile], dict[str, str]]:
@@ -284,6 +289,20 @@ def _targets(registry: Registry, names: list[str], repo: str | None, per_variant
             raise UsageError(f"{where}: {repo_id!r} is not a valid Hub repository id",
                              hint="use owner/name with letters, digits, '-', '_', '.' (name at most 96 characters)")
     return out
+
+
+# git check-ref-format rules for a tag name (what the Hub accepts for `create_tag`)
+_BAD_TAG = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)")
+
+
+def check_tag(tag: str | None) -> None:
+    """Refuse a release tag git (and so the Hub) would reject, before any request is made."""
+    if tag is None:
+        return
+    if (not tag or tag == "@" or len(tag) > 128 or _BAD_TAG.search(tag) or tag.startswith(("/", ".", "-"))
+            or tag.endswith(("/", "."))):
+        raise UsageError(f"--tag {tag!r}: not a valid git tag name",
+                         hint="use letters, digits, '.', '-', '_' and '/', e.g. --tag v1.2.0")
 
 
 def plan_for_workspace(
@@ -336,6 +355,7 @@ def publish_workspace(
     """`zoo publish`: refuse unverified variants, then commit each repository's plan and tag it."""
     if force is not None and not force.strip():
         raise UsageError("--force needs a reason", hint='e.g. --force "pending measurement, published for review"')
+    check_tag(tag)
     token = os.environ.get("HF_TOKEN") or None
     if dry_run:
         return plan_for_workspace(workspace, registry, names, all_=all_, repo=repo, prune=prune,

@@ -238,12 +238,23 @@ def merge_reports(paths: Sequence[Path]) -> tuple[dict[str, Any], list[VerifyRep
             )
         strict = strict or bool(data.get("strict"))
         shard = data.get("shard")
-        if isinstance(shard, dict):
-            shards.setdefault(int(shard.get("count", 0)), set()).add(int(shard.get("index", 0)))
-        selection.update(data.get("selection") or [])
+        if shard is not None:
+            index: Any = shard.get("index") if isinstance(shard, dict) else None
+            count: Any = shard.get("count") if isinstance(shard, dict) else None
+            if not (_is_int(index) and _is_int(count) and 1 <= index <= count):
+                raise InputError(f"{path}: field 'shard' must be {{\"index\": I, \"count\": N}} with 1 <= I <= N",
+                                 hint="pass the unmodified --json output of `zoo verify --shard I/N`")
+            shards.setdefault(count, set()).add(index)
+        sel = data.get("selection") or []
+        if not isinstance(sel, list) or not all(isinstance(n, str) for n in sel):
+            raise InputError(f"{path}: field 'selection' must be a list of variant names",
+                             hint="pass the unmodified --json output of `zoo verify`")
+        selection.update(sel)
         for i, entry in enumerate(data["variants"]):
-            if not isinstance(entry, dict) or "variant" not in entry or "status" not in entry:
-                raise InputError(f"{path}: field 'variants[{i}]' is not a variant report")
+            problem = _entry_problem(entry)
+            if problem is not None:
+                raise InputError(f"{path}: field 'variants[{i}]' {problem}",
+                                 hint="pass the unmodified --json output of `zoo verify`")
             name = str(entry["variant"])
             if name in reports:
                 raise InputError(
@@ -268,6 +279,47 @@ def merge_reports(paths: Sequence[Path]) -> tuple[dict[str, Any], list[VerifyRep
     if missing_shards or doc["unreported"]:
         doc["exit_code"] = max(doc["exit_code"], 1) if doc["exit_code"] != 0 else 1
     return doc, ordered
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# Field types of one variant entry of a report: a hand-edited or foreign report must fail here, with
+# the field named, rather than deep inside the table renderer or the exit-code logic.
+_STATUSES = frozenset({"pass", "fail", "pending", "error"})
+
+
+def _entry_problem(entry: Any) -> str | None:
+    """Why a `variants[i]` entry of a shard report cannot be merged (None when it can)."""
+    if not isinstance(entry, dict):
+        return "is not an object"
+    for key in ("variant", "kind", "reference", "policy"):
+        if not isinstance(entry.get(key), str):
+            return f"has no string {key!r}"
+    if entry.get("status") not in _STATUSES:
+        return f"has status {entry.get('status')!r}; expected one of {', '.join(sorted(_STATUSES))}"
+    if not isinstance(entry.get("parent"), (str, type(None))) or not isinstance(entry.get("reason"), (str, type(None))):
+        return "has a non-string 'parent' or 'reason'"
+    if not _is_int(entry.get("exit_code", 0)) or entry.get("exit_code", 0) not in (0, 1, 2, 3):
+        return f"has exit_code {entry.get('exit_code')!r}; expected 0, 1, 2 or 3"
+    for key in ("metrics", "artifacts", "timings", "inputs"):
+        if not isinstance(entry.get(key, {}), dict):
+            return f"field {key!r} is not an object"
+    if not all(_is_num(v) for v in entry.get("timings", {}).values()):
+        return "field 'timings' has a non-numeric value"
+    gate = entry.get("gate")
+    if gate is not None:
+        if not isinstance(gate, dict):
+            return "field 'gate' is not an object"
+        for key in ("measured", "threshold", "margin", "expected_cosine", "tolerance"):
+            if key in gate and not _is_num(gate[key]):
+                return f"field 'gate.{key}' is not a number"
+    return None
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:

@@ -75,7 +75,7 @@ def rebuild_command(rec: VariantRecord) -> str:
 
 def _artifact_command(rec: VariantRecord, rel: str) -> str:
     if rel == GOLDEN_FILE:
-        return f"delete it and run `zoo verify {rec.name}`"
+        return f"`rm variants/{rec.name}/{GOLDEN_FILE} && zoo verify {rec.name}`"
     if rel.startswith("source/"):
         return f"`zoo pull {rec.name} --force`"
     return f"`{rebuild_command(rec)}`"
