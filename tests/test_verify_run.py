@@ -133,11 +133,20 @@ def test_corrupt_golden_goes_stale_then_fails(ws: tuple[Any, Any]) -> None:
     workspace, registry = ws
     verify_variant(workspace, registry, registry.get("tiny_tern"))
     golden = workspace.variant_dir("tiny_tern") / "golden.safetensors"
+    before = golden.read_bytes()
     _flip_byte(golden, golden.stat().st_size - 5)
     assert verification_state(workspace, "tiny_tern") == "stale"
     rep = verify_variant(workspace, registry, registry.get("tiny_tern"))
     assert rep.status == "fail"
     assert "variants/tiny_tern/golden.safetensors was modified after it was built" in (rep.reason or "")
+    # following the hint (delete it, verify again) rebuilds the same bytes and passes
+    hint = (rep.reason or "").split("rebuild with ")[-1]
+    assert hint == "`rm variants/tiny_tern/golden.safetensors && zoo verify tiny_tern`"
+    golden.unlink()
+    rep = verify_variant(workspace, registry, registry.get("tiny_tern"))
+    assert rep.status in ("pass", "pending"), rep.reason
+    assert verification_state(workspace, "tiny_tern") in ("pass", "pending")
+    assert golden.read_bytes() == before
 
 
 def test_no_build_missing_artifact(ws: tuple[Any, Any]) -> None:

@@ -141,6 +141,8 @@ def _check_digests(workspace: Workspace, registry: Any, rec: VariantRecord) -> t
                 own[rel] = actual
             if actual == recorded:
                 continue
+            if actual is None and rel == GOLDEN_FILE and owner == rec.name != root.name:
+                continue  # a derived variant's golden file is (re)written by this run from its artifact
             what = "is missing" if actual is None else "was modified after it was built"
             label = f"variants/{owner}/{rel}"
             if owner != rec.name:
