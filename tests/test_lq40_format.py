@@ -175,3 +175,27 @@ def test_all_zero_blocks_are_omitted() -> None:
     s = f.section("predictor.layer.0.mlp_down")
     assert s.total_blocks == 32 and s.nonzero_count == 16
     assert s.length == 16 + 4 + 16 * 20
+
+
+def test_writer_refuses_non_finite_and_bad_batchnorm() -> None:
+    from zoo.errors import InputError
+
+    w = synthetic_weights(SMALL, 4)
+    bad = dict(w)
+    bad["predictor.transformer.layers.1.attn.to_qkv.weight"] = w["predictor.transformer.layers.1.attn.to_qkv.weight"].copy()
+    bad["predictor.transformer.layers.1.attn.to_qkv.weight"][3, 5] = np.nan
+    for mode in ("q4-pred", "wanda20-q4"):
+        with pytest.raises(InputError, match=r"to_qkv.weight' has a non-finite value \(flat index 53,"):
+            encode_lq40(SMALL, bad, mode)
+    bad = dict(w)
+    bad["projector.net.1.running_var"] = -np.ones_like(w["projector.net.1.running_var"])
+    with pytest.raises(InputError, match="running_var"):
+        encode_lq40(SMALL, bad, "full")
+    bad = dict(w)
+    bad["pred_proj.net.1.running_mean"] = np.zeros(5, np.float32)
+    with pytest.raises(InputError, match=r"pred_proj\.net\.1\.running_mean"):
+        encode_lq40(SMALL, bad, "full")
+    bad = dict(w)
+    bad["predictor.transformer.layers.0.mlp.net.1.weight"] = np.zeros(7, np.float32)  # wrong shape before WANDA
+    with pytest.raises(InputError, match=r"mlp\.net\.1\.weight"):
+        encode_lq40(SMALL, bad, "wanda40-q4")

@@ -161,3 +161,68 @@ def test_random_corruption_never_escapes(files: dict[str, bytes]) -> None:
             buf[pos] = int(rng.integers(0, 256))
         with contextlib.suppress(LQ40Error):
             read_lq40(bytes(buf))
+
+
+def _with_raw_header(data: bytes, text: bytes) -> bytes:
+    n, _ = _header(data)
+    return b"LQ40" + struct.pack("<I", len(text)) + text + data[8 + n :]
+
+
+def test_json_nasty_headers(files: dict[str, bytes]) -> None:
+    """Non-standard JSON constants, repeated keys, deep nesting, >4300-digit integers: one line each."""
+    data = files["q4-pred"]
+    n, _ = _header(data)
+    raw = data[8 : 8 + n]
+    assert "NaN is not JSON" in _err(_with_raw_header(data, raw[:-1] + b',"x":NaN}'))
+    assert "Infinity is not JSON" in _err(_with_raw_header(data, raw[:-1] + b',"x":-Infinity}'))
+    # same value twice: still refused (Python keeps the last copy, the ESP32's strstr the first)
+    msg = _err(_with_raw_header(data, raw[:-1] + b',"channels":3}'))
+    assert "offset 8: header.channels: duplicate key" in msg
+    assert "nested too deeply" in _err(_with_raw_header(data, b"[" * 100_000 + b"]" * 100_000))
+    assert "nested too deeply" in _err(_with_raw_header(data, b'{"a":' * 50_000 + b"1" + b"}" * 50_000))
+    assert "offset 8: header.json" in _err(_with_raw_header(data, raw[:-1] + b',"x":' + b"9" * 5000 + b"}"))
+
+
+def test_absurd_layer_counts_fail_fast(files: dict[str, bytes]) -> None:
+    import time
+
+    data = files["q4-pred"]
+    _, h = _header(data)
+    t0 = time.perf_counter()
+    msg = _err(_with_header(data, {**h, "encoder_layers": 65536, "predictor_layers": 65536}))
+    assert time.perf_counter() - t0 < 1.0
+    assert "header.encoder_layers" in msg and "body bytes" in msg
+
+
+def test_bitmap_padding_bits_and_nonzero_over_total() -> None:
+    import dataclasses
+
+    cfg = dataclasses.replace(CFG, predictor_inter=36)  # mlp_up [36, 16]: 36 blocks, 4 bits of padding
+    data = encode_lq40(cfg, synthetic_weights(cfg, 0), "q4-pred")
+    s = read_lq40(data).section("predictor.layer.0.mlp_up")
+    assert s.total_blocks == 36 and s.bitmap_offset is not None
+    # a padding bit set while the real blocks' popcount still matches: only the padding check sees it
+    buf = bytearray(data)
+    buf[s.bitmap_offset + 4] |= 0x80
+    msg = _err(bytes(buf))
+    assert f"offset {s.bitmap_offset + 4}: predictor.layer.0.mlp_up.bitmap" in msg and "padding bits" in msg
+    buf = bytearray(data)
+    struct.pack_into("<I", buf, s.offset + 12, 37)  # nonzero_count > total_blocks
+    assert f"offset {s.offset + 12}: predictor.layer.0.mlp_up.nonzero_count" in _err(bytes(buf))
+
+
+def test_overlapping_lengths(files: dict[str, bytes]) -> None:
+    """A length that swallows the next item(s) while staying inside the file is caught by the layout."""
+    data = files["q4-pred"]
+    f = read_lq40(data)
+    s = f.section("patch_proj_bias")
+    nxt = f.section("cls_token")
+    # claim patch_proj_bias also contains cls_token's u32 + floats: the reader stays in bounds and
+    # then finds every following item shifted; the first misread is reported with its offset
+    grown = (s.length - 4 + nxt.length) // 4
+    bad = data[: s.offset] + struct.pack("<I", grown) + data[s.offset + 4 :]
+    msg = _err(bad)
+    assert "offset" in msg
+    # 4 GB declared vector length: refused before any allocation
+    bad = data[: nxt.offset] + struct.pack("<I", 0xFFFFFFFF) + data[nxt.offset + 4 :]
+    assert f"offset {nxt.offset + 4}: cls_token" in _err(bad)

@@ -100,3 +100,27 @@ def test_wanda_prunes_floor_cols_per_row_stable() -> None:
     big = np.random.default_rng(0).standard_normal((3, 2048)).astype(np.float32)
     assert (wanda_prune(big, 0.2) == 0).sum(axis=1).tolist() == [409] * 3
     assert (wanda_prune(big, 0.4) == 0).sum(axis=1).tolist() == [819] * 3
+
+
+def test_round_half_away_matches_exact_rounding_near_every_tie() -> None:
+    """The 3-pass kernel vs exact float64 rounding for every float32 within 4096 ulps of each tie
+    k + 0.5 (|k| <= 130) and around 0.5's binade edge (the value 0.49999997 is the classic trap);
+    the whole [0, 200] range was checked exhaustively when the kernel was written."""
+    ties = np.arange(0, 131, dtype=np.float32) + np.float32(0.5)
+    steps = np.arange(-4096, 4097, dtype=np.int64)
+    bits = ties.view(np.uint32).astype(np.int64)[:, None] + steps[None, :]
+    v = bits.astype(np.uint32).view(np.float32).reshape(-1)
+    v = np.concatenate([v, -v, np.array([0.49999997, -0.49999997, 0.0, -0.0], np.float32)])
+    exact = np.sign(v) * np.floor(np.abs(v.astype(np.float64)) + 0.5)
+    assert (round_half_away(v).astype(np.float64) == exact).all()
+    v64 = v.astype(np.float64) + 0.5
+    assert (round_half_away(v64) == np.sign(v64) * np.floor(np.abs(v64) + 0.5)).all()
+
+
+def test_q4_refuses_non_finite() -> None:
+    w = np.ones((2, 32), np.float32)
+    for bad in (np.nan, np.inf, -np.inf):
+        w2 = w.copy()
+        w2[1, 3] = bad
+        with pytest.raises(ValueError, match="non-finite"):
+            Q4Matrix.quantize(w2)

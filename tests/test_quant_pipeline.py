@@ -49,6 +49,11 @@ def test_cli_path_form(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["quantize", str(tmp_path), "--mode", "full", "-o", str(out)])
     assert r.exit_code == 2 and "lejepa_weights.safetensors: file not found" in r.output
+    # --wanda only means something for a wanda mode of a PATH; it is never silently ignored
+    r = CliRunner().invoke(main, ["quantize", str(tmp_path / "conv"), "--mode", "full", "--wanda", "calibrated", "-o", str(out)])
+    assert r.exit_code == 2 and "--wanda applies to the wanda20-q4/wanda40-q4 modes" in r.output
+    r = CliRunner().invoke(main, ["quantize", "some_variant", "--wanda", "calibrated"])
+    assert r.exit_code == 2 and "take them from registry.yaml" in r.output
 
 
 @dataclasses.dataclass

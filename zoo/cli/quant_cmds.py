@@ -14,12 +14,14 @@ from zoo.cli._app import app, console, emit_json, json_option, main
 @click.option("--all", "all_", is_flag=True, help="Quantize every lq40/ternary variant in the registry.")
 @click.option("--mode", default=None, help="With a PATH: full | q4-pred | wanda20-q4 | wanda40-q4 | q4-full (zoo extension) | ternary.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="With a PATH: output file.")
-@click.option("--wanda", "wanda", type=click.Choice(["magnitude", "calibrated"]), default="magnitude",
-              show_default=True, help="With a PATH: WANDA importance (calibrated runs the engine).")
+@click.option("--wanda", "wanda", type=click.Choice(["magnitude", "calibrated"]), default=None,
+              help="With a PATH and a wanda mode: WANDA importance, magnitude (default, as the original files) "
+                   "or calibrated (runs the engine).")
 @json_option
 @click.pass_context
 def quantize(
-    ctx: click.Context, targets: tuple[str, ...], all_: bool, mode: str | None, output: Path | None, wanda: str, as_json: bool
+    ctx: click.Context, targets: tuple[str, ...], all_: bool, mode: str | None, output: Path | None, wanda: str | None,
+    as_json: bool
 ) -> None:
     """Quantize NAME... (mode from the registry record) or a converted PATH with --mode and -o.
 
@@ -32,10 +34,15 @@ def quantize(
     if len(targets) == 1 and Path(targets[0]).is_dir() and not all_:
         if mode is None or output is None:
             raise UsageError(f"{targets[0]}: quantizing a directory needs --mode and -o FILE")
-        results.append(quantize_dir(targets[0], output, mode, wanda=wanda))
+        if wanda is not None and not mode.startswith("wanda"):
+            raise UsageError(f"--wanda applies to the wanda20-q4/wanda40-q4 modes, not '{mode}'")
+        results.append(quantize_dir(targets[0], output, mode, wanda=wanda or "magnitude"))
     else:
-        if mode is not None or output is not None:
-            raise UsageError("--mode/-o apply to a converted PATH; registry variants take the mode from registry.yaml")
+        if mode is not None or output is not None or wanda is not None:
+            raise UsageError(
+                "--mode/-o/--wanda apply to a converted PATH; registry variants take them from registry.yaml",
+                hint="set format.mode (and format.options.wanda) in the variant's record",
+            )
         a = app(ctx)
         registry = a.registry()
         if all_ and not targets:

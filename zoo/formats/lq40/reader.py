@@ -103,6 +103,25 @@ class _Cursor:
         return start
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON object hook: a repeated key is an error, not "last one wins" (Python) vs "first one
+    wins" (the ESP32's strstr lookup), which would make two readers see different models."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _parse_header(cur: _Cursor) -> tuple[dict[str, Any], bytes]:
     if len(cur.data) < 4 or cur.data[:4] != MAGIC:
         raise cur.error(0, "magic", f"expected b'LQ40', found {bytes(cur.data[:4])!r}", hint="not an LQ40 file")
@@ -112,8 +131,13 @@ def _parse_header(cur: _Cursor) -> tuple[dict[str, Any], bytes]:
     raw = bytes(cur.data[8 : 8 + n])
     cur.pos = 8 + n
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except _DuplicateKey as exc:
+        raise cur.error(8, f"header.{exc.args[0]}", "duplicate key",
+                        hint="readers disagree on which copy wins (the ESP32 takes the first)") from None
+    except RecursionError:
+        raise cur.error(8, "header.json", "nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, NaN/Infinity, >4300-digit ints
         raise cur.error(8, "header.json", f"not valid UTF-8 JSON ({exc})") from None
     if not isinstance(header, dict):
         raise cur.error(8, "header.json", f"must be a JSON object, got {type(header).__name__}")
@@ -403,6 +427,16 @@ def read_lq40(src: str | os.PathLike[str] | bytes | bytearray | memoryview, *, s
     cur = _Cursor(data, name)
     header, raw = _parse_header(cur)
     mode = header["mode"]
+    # every non-trailer item takes at least 4 bytes: refuse absurd layer counts before building
+    # a per-item skeleton for them (65536 layers would otherwise cost seconds to reject)
+    min_items = 4 + 16 * header["encoder_layers"] + 3 + 13 * header["predictor_layers"] + 10
+    if 4 * min_items > cur.remaining:
+        raise cur.error(
+            cur.pos, "header.encoder_layers",
+            f"{header['encoder_layers']} encoder + {header['predictor_layers']} predictor layers need at least "
+            f"{4 * min_items} body bytes, the file has {cur.remaining}",
+            hint="the header does not match the body, or the file is truncated",
+        )
     skeleton = body_layout(_config_from_header(header), mode)  # kinds depend only on layer counts + mode
     sections: list[Section] = []
     trailer = 0

@@ -152,7 +152,21 @@ def _head_slots(weights: Mapping[str, np.ndarray], item: Item) -> list[tuple[np.
         _check_numel(arr, item, f"{prefix}.{name}", want)
     bn_keys = ("weight", "bias", "running_mean", "running_var")
     bn = {k: np.asarray(weights[f"{prefix}.net.1.{k}"]) for k in bn_keys if f"{prefix}.net.1.{k}" in weights}
+    for k, arr in bn.items():
+        _check_numel(arr, item, f"{prefix}.net.1.{k}", j)
+    if "running_var" in bn and not (np.asarray(bn["running_var"], np.float64) + BN_EPS > 0).all():
+        raise InputError(
+            f"weights: {prefix}.net.1.running_var has values <= -eps (LQ40 field {item.name}): BatchNorm cannot be folded",
+            hint="the checkpoint's BatchNorm statistics are broken; re-convert it",
+        )
     w0f, b0f = fold_batchnorm(w0.reshape(j, fan_in), b0, bn)
+    for arr, what in ((w0f, "net.0 with net.1 (BatchNorm) folded"), (b0f, "net.0 bias with net.1 folded"),
+                      (w1, "net.3.weight"), (b1, "net.3.bias")):
+        if not np.isfinite(arr).all():
+            raise InputError(
+                f"weights: {prefix}.{what} has non-finite values (LQ40 field {item.name})",
+                hint="NaN/inf weights, or a negative BatchNorm running_var; re-convert the checkpoint",
+            )
     empty = np.zeros(0, np.float32)
     slots = [(w0f, b0f), (w1, b1)]
     return slots + [(empty, empty)] * (PHEAD_SLOTS - len(slots))
@@ -170,14 +184,30 @@ def build_items(
         raise InputError(f"unknown LQ40 mode '{mode}'", hint=f"one of: {', '.join(MODES)}")
     from zoo.quant.wanda import WANDA_MODES, prune_predictor
 
+    layout = body_layout(cfg, mode)
+    # shapes and finiteness first, so that pruning and the quantizers only ever see good matrices
+    # (a NaN would otherwise become an arbitrary int8 code and a silently broken file)
+    for item in layout:
+        if item.kind == "PHEAD" or item.canonical is None or (item.optional and item.numel == 0):
+            continue
+        tensor = _tensor(weights, item.canonical, item.name)
+        _check_numel(tensor, item, item.canonical)
+        if not np.isfinite(tensor).all():
+            bad = int(np.flatnonzero(~np.isfinite(tensor.reshape(-1)))[0])
+            raise InputError(
+                f"weights: tensor '{item.canonical}' has a non-finite value (flat index {bad}, LQ40 field {item.name})",
+                hint="the checkpoint is broken (NaN/inf); re-train or re-convert it",
+            )
     pruned: Mapping[str, np.ndarray] = {}
     if mode in WANDA_MODES:
         try:
             pruned = prune_predictor(weights, cfg, WANDA_MODES[mode], wanda_norms)
         except KeyError as exc:
             raise InputError(f"weights: missing tensor {exc} needed for WANDA pruning") from None
+        except ValueError as exc:  # calibrated norms of the wrong length or missing
+            raise InputError(f"weights: WANDA pruning failed ({exc})") from None
     out: list[tuple[Item, Any]] = []
-    for item in body_layout(cfg, mode):
+    for item in layout:
         value: Any
         if item.kind == "PHEAD":
             value = _head_slots(weights, item)
