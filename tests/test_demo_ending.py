@@ -80,3 +80,41 @@ def test_demo_esp32_build_shows_on_the_card(demo_workspace: Path) -> None:
     text = (demo_workspace / "cards" / "slim_96d_4e_4p_full" / "README.md").read_text()
     assert "## Hardware: ESP32-P4" in text and "`targets/esp32/model.bin` | firmware-blob" in text
     assert "| flash (model blob) |" in text and "**fits**" in text
+
+
+@pytest.mark.slow
+def test_demo_cards_read_as_hub_metadata(demo_workspace: Path) -> None:
+    """On the demo: every card parses as Hub metadata, derived cards name a repository id as
+    base_model and report verify.json's measured cosines (never `verified: true`), pending
+    variants say pending, and the committed-cards check is clean."""
+    import json
+    import re
+
+    from click.testing import CliRunner
+    from huggingface_hub import ModelCard
+
+    from zoo.cards.metadata import validate_card_text
+    from zoo.cli import main
+    from zoo.registry import load_registry
+
+    reg = load_registry(demo_workspace / "registry.yaml")
+    r = CliRunner().invoke(main, ["-C", str(demo_workspace), "card", "--all"])
+    assert r.exit_code == 0, r.output
+    for name, rec in reg.variants.items():
+        text = (demo_workspace / "cards" / name / "README.md").read_text(encoding="utf-8")
+        meta = validate_card_text(text, where=name)
+        assert "verified" not in text.split("\n---\n", 1)[0]
+        verify = json.loads((demo_workspace / "variants" / name / "verify.json").read_text())
+        results = ModelCard(text).data.eval_results or []
+        measured = {m: v["cosine"] for m, v in verify["metrics"].items() if isinstance(v, dict)}
+        assert {round(measured[e.metric_name.split()[1]], 6) for e in results} == {e.metric_value for e in results}
+        if rec.parent:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+", meta["base_model"])
+            assert meta["base_model"].endswith(f"-{rec.parent}") and meta["base_model_relation"] == "quantized"
+        if rec.verification.status == "pending":
+            assert "Verification pending" in text
+    # --check also compares cards/site/ (it exists after the demo), so the site is rendered again too
+    r = CliRunner().invoke(main, ["-C", str(demo_workspace), "site"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["-C", str(demo_workspace), "card", "--check"])
+    assert r.exit_code == 0, r.output
