@@ -196,3 +196,43 @@ def test_cli_build_unknown_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     res = CliRunner().invoke(main, ["-C", str(tmp_path), "build", rec.name, "--target", "nope"])
     assert res.exit_code == 2
     assert "error: --target nope: no such target" in res.output
+
+
+class FailingAfterWriteTarget(EchoTarget):
+    """Writes a file, then fails: the half-done build must not replace the previous one."""
+
+    name = "echo"
+
+    def build(self, ctx: BuildContext) -> list[Artifact]:
+        (ctx.out_dir / "partial.txt").write_text("half")
+        raise UsageError("bad option")
+
+
+class CheckRaisesTarget(EchoTarget):
+    def check(self, ctx: BuildContext) -> dict[str, Any]:
+        raise UsageError("tool missing")
+
+
+def test_failed_build_keeps_previous_build_and_manifest(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    rec = make_record()
+    build_target(ws, FakeRegistry(rec), rec, "echo", check=True, target=EchoTarget())  # type: ignore[arg-type]
+    vdir = ws.variant_dir(rec.name)
+    before = (vdir / "manifest.json").read_bytes()
+    with pytest.raises(UsageError, match="bad option"):
+        build_target(ws, FakeRegistry(rec), rec, "echo", target=FailingAfterWriteTarget())  # type: ignore[arg-type]
+    out = vdir / "targets" / "echo"
+    assert sorted(p.name for p in out.iterdir()) == ["echo.txt"]
+    assert sorted(p.name for p in (vdir / "targets").iterdir()) == ["echo"]  # no staging left behind
+    assert (vdir / "manifest.json").read_bytes() == before
+
+
+def test_check_that_raises_leaves_an_honest_manifest(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    rec = make_record()
+    build_target(ws, FakeRegistry(rec), rec, "echo", check=True, target=EchoTarget())  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="tool missing"):
+        build_target(ws, FakeRegistry(rec), rec, "echo", check=True, target=CheckRaisesTarget())  # type: ignore[arg-type]
+    entry = json.loads((ws.variant_dir(rec.name) / "manifest.json").read_text())["targets"]["echo"]
+    assert "check" not in entry  # the earlier passing check no longer describes these files
+    assert list(entry["artifacts"]) == ["targets/echo/echo.txt"]

@@ -149,13 +149,13 @@ def build_target(
 ) -> BuildResult:
     """Build `record` for `target_name` into variants/<name>/targets/<T>/ and record the artifacts.
 
-    The manifest entry ``targets.<T>`` is replaced as a whole: ``artifacts`` {relpath: {sha256,
-    size, kind, description}}, ``format``, ``plugin`` {package, version}, and ``check`` (the
-    check report, when `check` is true). Raises VerificationError-type errors from the target's
-    check only after the artifacts are recorded, so a failed check still leaves an honest manifest.
+    The plugin's ``build`` writes into a staging directory (``ctx.out_dir``; plugins must not embed
+    that absolute path in their files) that replaces ``out_dir`` only on success. The manifest entry
+    ``targets.<T>`` is then replaced as a whole: ``artifacts`` {relpath: {sha256, size, kind,
+    description}}, ``format``, ``plugin`` {package, version}; after ``check`` (when `check` is true)
+    the entry is rewritten with the files the check added and ``check`` (its report). The build is
+    recorded before the check runs, so a check that fails or raises still leaves an honest manifest.
     """
-    from zoo.store.manifest import update_manifest
-
     if target is None:
         target = get_target(target_name)
     if not accepts(target, record):
@@ -166,34 +166,74 @@ def build_target(
         )
     vdir = workspace.variant_dir(record.name)
     out_dir = target_dir(workspace, record.name, target_name)
-    # Start from an empty directory so no stale file from an earlier build is left behind.
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    ctx = BuildContext(workspace, registry, record, out_dir, dict(options or {}))
-    artifacts: list[Artifact] = _call_plugin(target, "build", target.build, ctx)
-    rows = _artifact_rows(target_name, vdir, out_dir, artifacts)
+    # Build into a fresh staging directory and swap it in only when the plugin succeeded: a failed
+    # build (bad option, corrupt input, plugin bug) leaves the previous build and its manifest entry
+    # untouched, and no stale file from an earlier build survives a successful one.
+    staging = out_dir.parent / f".{target_name}.building"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        ctx = BuildContext(workspace, registry, record, staging, dict(options or {}))
+        artifacts: list[Artifact] = _call_plugin(target, "build", target.build, ctx)
+        staged_rows = _artifact_rows(target_name, vdir, staging, artifacts)
+        _swap_in(staging, out_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    staged_prefix = staging.resolve().relative_to(vdir.resolve()).as_posix() + "/"
+    final_prefix = out_dir.resolve().relative_to(vdir.resolve()).as_posix() + "/"
+    rows = [{**row, "path": final_prefix + row["path"][len(staged_prefix) :]} for row in staged_rows]
+    info = discover_targets().get(target_name)
+    plugin = {"package": info.package if info else "?", "version": info.version if info else "?"}
+    # Record the build before the check runs, so a check that cannot run (missing tool) or raises
+    # still leaves a manifest that describes exactly the files on disk.
+    _record(vdir, target_name, record, rows, plugin, None)
 
     report: dict[str, Any] | None = None
     if check:
+        ctx = BuildContext(workspace, registry, record, out_dir, dict(options or {}))
         report = _call_plugin(target, "check", target.check, ctx)
         if not isinstance(report, dict):
             raise TargetError(
                 f"target '{target_name}' check returned {type(report).__name__}, expected a dict"
             )
         rows = _with_check_outputs(target_name, vdir, out_dir, rows)
+        _record(vdir, target_name, record, rows, plugin, report)
+    return BuildResult(record.name, target_name, out_dir, rows, report)
 
-    info = discover_targets().get(target_name)
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    """Replace out_dir by staging with renames (the old build is removed only once the new one is in place)."""
+    old = out_dir.parent / f".{out_dir.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if out_dir.exists():
+        out_dir.rename(old)
+    staging.rename(out_dir)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _record(
+    vdir: Path,
+    target_name: str,
+    record: VariantRecord,
+    rows: list[dict[str, Any]],
+    plugin: dict[str, str],
+    report: dict[str, Any] | None,
+) -> None:
+    from zoo.store.manifest import update_manifest
+
     with update_manifest(vdir) as manifest:
         entry: dict[str, Any] = {
             "artifacts": {row["path"]: {k: v for k, v in row.items() if k != "path"} for row in rows},
             "format": format_key(record),
-            "plugin": {"package": info.package if info else "?", "version": info.version if info else "?"},
+            "plugin": plugin,
         }
         if report is not None:
             entry["check"] = report
         manifest.data.setdefault("targets", {})[target_name] = entry
-    return BuildResult(record.name, target_name, out_dir, rows, report)
 
 
 def _with_check_outputs(
