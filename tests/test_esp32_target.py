@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from model_weights import random_weights, tiny_config
 
-from zoo.errors import InputError, LQ40Error
+from zoo.errors import InputError, LQ40Error, UsageError
 from zoo.formats.lq40 import encode_lq40, lq40_to_weights
 from zoo.registry import Architecture, Claims, FormatSpec, VariantRecord, VerificationPolicy, Workspace
 from zoo.targets import build_target
@@ -167,3 +167,85 @@ def test_deterministic_vec_matches_spec_formula() -> None:
         mixed = (11 * 1664525 + i * 1013904223) % (1 << 32)
         expected.append(((mixed % 2001) - 1000) / 1000)
     np.testing.assert_allclose(v, np.asarray(expected, np.float32))
+
+
+def test_limits_are_the_spec_numbers() -> None:
+    """Spec §5.1: factory partition 0xFF0000 bytes, 32 MB PSRAM."""
+    assert codegen.FLASH_PARTITION_BYTES == 0xFF0000 == 16_711_680
+    assert codegen.PSRAM_BYTES == 32 * 2**20
+
+
+def test_psram_overflow_is_refused_with_the_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws, rec = _workspace(tmp_path, "vit", "q4-pred")
+    monkeypatch.setattr(codegen, "PSRAM_BYTES", 4096)
+    with pytest.raises(InputError, match=r"does not fit the ESP32-P4: RAM [\d,]+ B > PSRAM 4,096 B"):
+        build_target(ws, None, rec, "esp32")  # type: ignore[arg-type]
+    assert not (ws.variant_dir(rec.name) / "targets" / "esp32").exists()
+
+
+def test_unknown_option_is_refused(tmp_path: Path) -> None:
+    ws, rec = _workspace(tmp_path, "vit", "q4-pred")
+    with pytest.raises(UsageError, match="esp32 option 'encodr': unknown"):
+        build_target(ws, None, rec, "esp32", {"encodr": "off"})  # type: ignore[arg-type]
+
+
+def _with_header(data: bytes, edit: dict[str, object]) -> bytes:
+    jlen = int.from_bytes(data[4:8], "little")
+    cfg = json.loads(data[8 : 8 + jlen])
+    cfg.update(edit)
+    text = json.dumps(cfg).encode()
+    return data[:4] + len(text).to_bytes(4, "little") + text + data[8 + jlen :]
+
+
+@pytest.mark.parametrize(
+    "edit,field",
+    [({"latent_dim": 0}, "json.latent_dim"), ({"action_dim": "4"}, "json.action_dim"),
+     ({"predictor_heads": 7}, "json.predictor_heads"), ({"meta_tokens": -1}, "json.meta_tokens")],
+)  # fmt: skip
+def test_bad_header_values_are_located_errors(tmp_path: Path, edit: dict[str, object], field: str) -> None:
+    ws, rec = _workspace(tmp_path, "vit", "q4-pred")
+    bad = tmp_path / "bad.lq40"
+    bad.write_bytes(_with_header((ws.variant_dir(rec.name) / "model.lq40").read_bytes(), edit))
+    with pytest.raises(LQ40Error, match=rf"bad\.lq40: byte 8: {field}"):
+        read_layout(bad)
+
+
+def test_check_without_tools_names_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws, rec = _workspace(tmp_path, "vit", "q4-pred")
+    build_target(ws, None, rec, "esp32")  # type: ignore[arg-type]
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(UsageError, match="esp32 check needs gcc, riscv64-unknown-elf-gcc, qemu-riscv32 on PATH"):
+        build_target(ws, None, rec, "esp32", check=True)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not HAVE_GCC, reason="needs host gcc")
+def test_c_reads_weights_from_the_blob_at_the_header_offsets(tmp_path: Path) -> None:
+    """Doubling one Q4 block scale inside model.bin (at the offset lewm_model.h names) changes the C
+    output for exactly that row: the reference points into the blob, it has no copy of the weights."""
+    from zoo.targets.esp32.target import parse_outputs
+
+    ws, rec = _workspace(tmp_path, "vit", "q4-pred")
+    build_target(ws, None, rec, "esp32", {"encoder": "off"})  # type: ignore[arg-type]
+    out = ws.variant_dir(rec.name) / "targets" / "esp32"
+    q = read_layout(out / "model.bin").tensors["pred.0.adaln"]
+    assert f"{q.blocks}u" in (out / "lewm_golden.h").read_text()  # type: ignore[union-attr]
+
+    def run() -> dict[str, np.ndarray]:
+        subprocess.run(
+            ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "lewm_ref.c", "lewm_main.c",
+             "model_blob.S", "-o", str(tmp_path / "host")],
+            cwd=out, check=True, capture_output=True,
+        )  # fmt: skip
+        proc = subprocess.run([str(tmp_path / "host")], capture_output=True, check=False)
+        return parse_outputs(proc.stdout, "host")
+
+    base = run()["gemv"]
+    blob = bytearray((out / "model.bin").read_bytes())
+    off = q.blocks  # type: ignore[union-attr]
+    scale = np.frombuffer(bytes(blob[off : off + 4]), "<f4")[0]
+    blob[off : off + 4] = np.float32(2 * scale).tobytes()
+    (out / "model.bin").write_bytes(bytes(blob))
+    changed = run()["gemv"]
+    first_block_row = 0  # block 0 of the bitmap belongs to row 0 (the row-major first stored block)
+    diff = np.flatnonzero(~np.isclose(changed, base))
+    assert diff.tolist() == [first_block_row]

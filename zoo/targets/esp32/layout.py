@@ -155,12 +155,18 @@ def read_layout(path: str | Path) -> Lq40Layout:
     if not isinstance(cfg, dict):
         raise w.fail(8, "json", "not a JSON object")
     for key in REQUIRED_KEYS:
-        if not isinstance(cfg.get(key), int) or isinstance(cfg.get(key), bool) or cfg[key] < 0:
-            raise w.fail(8, f"json.{key}", f"missing or not a non-negative integer ({cfg.get(key)!r})")
+        # Every dimension divides or sizes something below; zero would crash the walk, not explain it.
+        if not isinstance(cfg.get(key), int) or isinstance(cfg.get(key), bool) or cfg[key] <= 0:
+            raise w.fail(8, f"json.{key}", f"missing or not a positive integer ({cfg.get(key)!r})")
+    for hidden, heads in (("encoder_hidden", "encoder_heads"), ("predictor_inner_dim", "predictor_heads")):
+        if cfg[hidden] % cfg[heads]:
+            raise w.fail(8, f"json.{heads}", f"{cfg[heads]} does not divide {hidden} {cfg[hidden]}")
     mode = cfg.get("mode")
     if mode not in MODES:
         raise w.fail(8, "json.mode", f"{mode!r}, the esp32 target reads {', '.join(MODES)}")
     cfg.setdefault("meta_tokens", 0)
+    if not isinstance(cfg["meta_tokens"], int) or isinstance(cfg["meta_tokens"], bool) or cfg["meta_tokens"] < 0:
+        raise w.fail(8, "json.meta_tokens", f"not a non-negative integer ({cfg['meta_tokens']!r})")
     w.off = 8 + jlen
 
     he, le, ie = cfg["encoder_hidden"], cfg["encoder_layers"], cfg["encoder_inter"]

@@ -44,7 +44,16 @@ QEMU = "qemu-riscv32"
 RUN_TIMEOUT_S = 900
 
 
+KNOWN_OPTIONS = ("encoder",)
+
+
 def _encoder_option(ctx: BuildContext) -> bool:
+    # A misspelt option silently ignored would build something other than what was asked for.
+    unknown = sorted(set(ctx.options) - set(KNOWN_OPTIONS))
+    if unknown:
+        raise UsageError(
+            f"esp32 option {unknown[0]!r}: unknown", hint=f"known options: {', '.join(KNOWN_OPTIONS)} (on|off)"
+        )
     value = str(ctx.options.get("encoder", "on")).lower()
     if value not in ("on", "off"):
         raise UsageError(f"--option encoder={value}: expected on or off")
@@ -109,6 +118,13 @@ class Esp32Target:
             raise InputError(
                 f"{out}: not built", hint=f"run `zoo build {ctx.variant.name} --target esp32` first"
             )
+        # Tools first: the golden vectors below take seconds, a missing compiler should not.
+        missing = [tool for tool in ("gcc", RV32_CC, QEMU) if shutil.which(tool) is None]
+        if missing:
+            raise UsageError(
+                f"esp32 check needs {', '.join(missing)} on PATH",
+                hint="install them with scripts/setup-system.sh (gcc-riscv64-unknown-elf, qemu-user)",
+            )
         lay, data = _load(ctx)
         if (out / "model.bin").read_bytes() != data:
             raise InputError(
@@ -120,12 +136,6 @@ class Esp32Target:
             lay, data, encoder=encoder, encoder_kind=ctx.variant.architecture.encoder_kind
         )
         expected = golden.expected()
-        missing = [tool for tool in ("gcc", RV32_CC, QEMU) if shutil.which(tool) is None]
-        if missing:
-            raise UsageError(
-                f"esp32 check needs {', '.join(missing)} on PATH",
-                hint="install them with scripts/setup-system.sh (gcc-riscv64-unknown-elf, qemu-user)",
-            )
         with tempfile.TemporaryDirectory(prefix="zoo-esp32-") as tmp:
             work = Path(tmp)
             for f in (*STATIC_SOURCES, "lewm_model.h", "lewm_golden.h", "model_blob.S", "model.bin"):
