@@ -83,7 +83,7 @@ def test_verilog_has_no_multiply_on_weights_and_prunes_zero_blocks() -> None:
     assert "u_scale1_1 " not in text  # all-zero block pruned
     assert not re.search(r"u_scale3_\d", text)  # all-zero row
     assert f"acc3 = {fmt.acc_bits}'sd0;" in text
-    for needle in ("m3_", "m5_", "m7_", "<<< 3", "Q8.8", f"Q.{fmt.scale_frac}"):
+    for needle in ("m3_", "m5_", "m6_", "m7_", "(x_1 <<< 2) + (x_1 <<< 1)", "<<< 3", "Q8.8", f"Q.{fmt.scale_frac}"):
         assert needle in text
     # deterministic
     assert text == generate_module(codes, scales, fmt, top="hw", in_features=96)
@@ -130,3 +130,23 @@ def test_slice_spec_options() -> None:
                 {"rows": [0, 10_000]}, {"full_synth": "maybe"}):
         with pytest.raises(UsageError):
             slice_spec(bad)
+
+
+def test_every_code_is_realised_as_the_spec_table() -> None:
+    """Spec §5.2: 0 pruned, +-1 wire/negate, +-2/+-4 shift, +-3/+-5/+-6/+-7 two-term, -8 shift."""
+    from zoo.targets.fpga.verilog import _MULTIPLE_EXPR, _leaf_term
+
+    spec = {
+        1: "x_5", 2: "(x_5 <<< 1)", 4: "(x_5 <<< 2)", 8: "(x_5 <<< 3)",
+        3: "(x_5 <<< 1) + x_5", 5: "(x_5 <<< 2) + x_5", 6: "(x_5 <<< 2) + (x_5 <<< 1)", 7: "(x_5 <<< 3) - x_5",
+    }  # fmt: skip
+    for code in [c for c in range(-8, 8) if c != 0]:
+        expr, negative, bound = _leaf_term(code, 5, 16)
+        assert negative == (code < 0) and bound == abs(code) << 15
+        if abs(code) in (3, 5, 6, 7):  # two-term forms, shared per column as m<k>_<col>
+            assert expr == f"m{abs(code)}_5"
+            assert _MULTIPLE_EXPR[expr[:2]].format(i=5) == spec[abs(code)]
+        else:
+            assert expr == spec[abs(code)]
+    with pytest.raises(KeyError):
+        _leaf_term(0, 5, 16)  # 0 never becomes logic (pruned before the tree)

@@ -183,3 +183,62 @@ def test_check_with_a_damaged_design_file(tmp_path: Path) -> None:
     (ctx.out_dir / "design.json").write_text("{")
     with pytest.raises(InputError, match="not valid JSON"):
         FpgaTarget().check(ctx)
+
+
+def _q4_parent_workspace(tmp_path: Path) -> tuple[Workspace, Registry, Path]:
+    from zoo.formats.lq40 import write_lq40
+    from zoo.quant.synthetic import synthetic_weights
+    from zoo.registry.records import architecture_to_config
+
+    ws, reg = make_workspace(tmp_path)
+    arch = Architecture(
+        encoder_kind="vit", latent_dim=16, encoder_layers=1, predictor_layers=1, encoder_hidden=16, encoder_heads=2,
+        encoder_inter=32, predictor_hidden=64, predictor_heads=2, predictor_inner_dim=64, predictor_inter=128,
+        projector_hidden=32,
+    )  # fmt: skip
+    cfg = architecture_to_config(arch)
+    ws.variant_dir("q4").mkdir(parents=True)
+    lq40 = ws.variant_dir("q4") / "model.lq40"
+    write_lq40(lq40, cfg, synthetic_weights(cfg, seed=4), "q4-pred")
+    return ws, reg, lq40
+
+
+@pytest.mark.parametrize("damage", ["truncate", "magic", "length", "empty"])
+def test_corrupt_lq40_parent_is_a_one_line_error_and_keeps_the_last_build(tmp_path: Path, damage: str) -> None:
+    from zoo.errors import LQ40Error
+
+    ws, reg, lq40 = _q4_parent_workspace(tmp_path)
+    build_target(ws, reg, reg.get("hw"), "fpga")
+    out = ws.variant_dir("hw") / "targets" / "fpga"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    manifest = (ws.variant_dir("hw") / "manifest.json").read_bytes()
+    data = bytearray(lq40.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "magic":
+        data[:4] = b"LQ4X"
+    elif damage == "length":  # first F32VEC count after the JSON header blown up
+        jlen = int.from_bytes(data[4:8], "little")
+        data[8 + jlen : 12 + jlen] = (2**30).to_bytes(4, "little")
+    else:
+        data = bytearray()
+    lq40.write_bytes(bytes(data))
+    with pytest.raises(LQ40Error) as info:
+        build_target(ws, reg, reg.get("hw"), "fpga")
+    message = info.value.message
+    assert str(lq40) in message and "offset" in message and "\n" not in message
+    assert info.value.exit_code == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert (ws.variant_dir("hw") / "manifest.json").read_bytes() == manifest
+
+
+def test_check_without_hdl_tools_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.targets.fpga.tools import MissingToolError
+
+    ws, reg = make_workspace(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(MissingToolError, match=r"iverilog: not found on PATH") as info:
+        build_target(ws, reg, reg.get("hw"), "fpga", check=True)
+    assert info.value.exit_code == 2 and "apt-get install" in (info.value.hint or "")
+    entry = json.loads((ws.variant_dir("hw") / "manifest.json").read_text())["targets"]["fpga"]
+    assert "check" not in entry and "targets/fpga/hardwired.v" in entry["artifacts"]

@@ -27,10 +27,16 @@ class ToolError(ZooError):
     exit_code = 1
 
 
+class MissingToolError(ToolError):
+    """An HDL tool is not installed: an environment problem (exit 2, like the esp32 check's)."""
+
+    exit_code = 2
+
+
 def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        raise ToolError(
+        raise MissingToolError(
             f"{name}: not found on PATH",
             hint="install it (Debian: apt-get install -y --no-install-recommends iverilog yosys)",
         )

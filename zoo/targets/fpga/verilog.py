@@ -2,10 +2,11 @@
 
 Every Q4 weight is a constant realised with shifts and adds (no multiplier):
 
-    0 pruned | +-1 wire/negate | +-2, +-4 shift | +-3 (x<<1)+x | +-5 (x<<2)+x | +-6 ((x<<1)+x)<<1
+    0 pruned | +-1 wire/negate | +-2, +-4 shift | +-3 (x<<1)+x | +-5 (x<<2)+x | +-6 (x<<2)+(x<<1)
     +-7 (x<<3)-x | -8 -(x<<3)
 
-The two-term multiples x*3, x*5, x*7 are built once per input column and shared by every row
+(the spec §5.2 table, term for term). The two-term multiples x*3, x*5, x*6, x*7 are built once per
+input column and shared by every row
 that needs them (synthesis would merge the identical adders anyway; sharing them in the text
 keeps the netlist and the simulation small). A negative weight costs no negation: its magnitude
 term enters the adder tree on the subtracting side. Each block of 32 products is summed by a
@@ -30,11 +31,17 @@ _LEAF: dict[int, tuple[str | None, str]] = {
     3: ("m3", "{m3}"),
     4: (None, "({x} <<< 2)"),
     5: ("m5", "{m5}"),
-    6: ("m3", "({m3} <<< 1)"),
+    6: ("m6", "{m6}"),
     7: ("m7", "{m7}"),
     8: (None, "({x} <<< 3)"),  # only -8 occurs
 }
-_MULTIPLE_EXPR = {"m3": "(x_{i} <<< 1) + x_{i}", "m5": "(x_{i} <<< 2) + x_{i}", "m7": "(x_{i} <<< 3) - x_{i}"}
+_MULTIPLE_EXPR = {
+    "m3": "(x_{i} <<< 1) + x_{i}",
+    "m5": "(x_{i} <<< 2) + x_{i}",
+    "m6": "(x_{i} <<< 2) + (x_{i} <<< 1)",
+    "m7": "(x_{i} <<< 3) - x_{i}",
+}
+MULTIPLES = tuple(_MULTIPLE_EXPR)
 
 
 Term = tuple[str, bool, int]  # (expression, negative?, bound on |value|)
@@ -48,7 +55,7 @@ def _signed_width(bound: int) -> int:
 def _leaf_term(code: int, col: int, in_bits: int) -> Term:
     """|code| * x_col as a shift/add expression; the sign is folded into the adder tree."""
     _, template = _LEAF[abs(code)]
-    expr = template.format(x=f"x_{col}", m3=f"m3_{col}", m5=f"m5_{col}", m7=f"m7_{col}")
+    expr = template.format(x=f"x_{col}", **{m: f"{m}_{col}" for m in MULTIPLES})
     return expr, code < 0, abs(code) << (in_bits - 1)
 
 
@@ -114,11 +121,7 @@ def generate_module(
 
     # Which shared multiples each input column needs.
     mags = np.abs(used_codes)
-    need = {
-        "m3": np.any((mags == 3) | (mags == 6), axis=0),
-        "m5": np.any(mags == 5, axis=0),
-        "m7": np.any(mags == 7, axis=0),
-    }
+    need = {m: np.any(mags == int(m[1]), axis=0) for m in MULTIPLES}
     used_cols = np.any(used_codes != 0, axis=0)
 
     ob, ab, iw = fmt.out_bits, fmt.acc_bits, fmt.in_bits
@@ -136,7 +139,7 @@ def generate_module(
         *[f"//   {key:<13} {value}" for key, value in desc.items()],
         "//",
         "// Weight realisation: 0 pruned; +-1 wire/negate; +-2,+-4 shift; +-3 (x<<1)+x; +-5 (x<<2)+x;",
-        "//   +-6 ((x<<1)+x)<<1; +-7 (x<<3)-x; -8 -(x<<3). x*3, x*5, x*7 are shared per input column.",
+        "//   +-6 (x<<2)+(x<<1); +-7 (x<<3)-x; -8 -(x<<3). x*3, x*5, x*6, x*7 are shared per input column.",
         "//   Negation is folded into the adder tree (a + (-b) -> a - b); a block sum that ends up",
         "//   negated is absorbed by negating that block's scale constant.",
         "// The per-block scale is the only multiply, in module " + f"{top}_scale (one instance per kept block).",
@@ -155,7 +158,7 @@ def generate_module(
     ]
     for i in np.flatnonzero(used_cols):
         out.append(f"  wire signed [{iw - 1}:0] x_{i} = x[{i * iw} +: {iw}];")
-    for mult in ("m3", "m5", "m7"):
+    for mult in MULTIPLES:
         for i in np.flatnonzero(need[mult]):
             width = _signed_width(int(mult[1]) << (iw - 1))
             out.append(f"  wire signed [{width - 1}:0] {mult}_{i} = {_MULTIPLE_EXPR[mult].format(i=i)};")
