@@ -124,3 +124,35 @@ def test_q4_refuses_non_finite() -> None:
         w2[1, 3] = bad
         with pytest.raises(ValueError, match="non-finite"):
             Q4Matrix.quantize(w2)
+
+
+def test_ternary_file_checks() -> None:
+    from zoo.errors import InputError
+    from zoo.formats.lewm_config import LeWMConfig
+    from zoo.quant.synthetic import synthetic_weights
+    from zoo.quant.ternary import quantize_ternary, ternary_to_weights
+
+    cfg = LeWMConfig(
+        encoder_hidden=16, encoder_layers=1, encoder_heads=2, encoder_inter=32, predictor_hidden=16,
+        predictor_layers=1, predictor_inner_dim=32, predictor_heads=1, predictor_inter=40, latent_dim=16,
+        action_input_dim=10, projector_hidden=32, image_size=28,
+    )  # fmt: skip
+    w = synthetic_weights(cfg, 0)
+    tensors, meta = quantize_ternary(w, cfg)
+    back = ternary_to_weights(tensors, meta)
+    qkv = "predictor.transformer.layers.0.attn.to_qkv.weight"
+    assert back[qkv].shape == w[qkv].shape
+    np.testing.assert_array_equal(back[qkv], tensors[f"{qkv}.codes"] * tensors[f"{qkv}.scales"][:, None])
+    missing = {k: v for k, v in tensors.items() if k != f"{qkv}.codes"}
+    with pytest.raises(InputError, match=rf"'{qkv}\.codes' is missing"):
+        ternary_to_weights(missing, meta, source="t.safetensors")
+    with pytest.raises(InputError, match="'quant' is not valid JSON"):
+        ternary_to_weights(tensors, {**meta, "quant": "{bad"})
+    with pytest.raises(InputError, match="'format'"):
+        ternary_to_weights(tensors, {})
+    wrong = {**tensors, f"{qkv}.codes": tensors[f"{qkv}.codes"] * 3}
+    with pytest.raises(InputError, match="outside"):
+        ternary_to_weights(wrong, meta)
+    nan = {**w, qkv: np.full_like(w[qkv], np.nan)}
+    with pytest.raises(InputError, match="finite 2-D"):
+        quantize_ternary(nan, cfg)

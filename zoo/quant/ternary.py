@@ -6,7 +6,10 @@ experiment, adaLN matrices stay INT8 and QKV / out / MLP matrices become ternary
 else is kept as f32. Each quantized matrix ``X.weight`` is stored as ``X.weight.codes`` (int8)
 and ``X.weight.scales`` (f32, one per row); the safetensors metadata names the quant type of each.
 (The original packs 2-bit codes with the scale replicated per 16 weights; no serializer for that
-exists, so the zoo stores the equivalent unpacked codes.)
+exists, so the zoo stores the equivalent unpacked codes.) The host experiment's unweighted RMSNorm
+of the modulation vector ("TerDiT fix") belongs to its old single-token predictor, not to the
+weights: it is not applied here, the engine runs the trained model's semantics on the dequantized
+matrices.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from zoo.quant.base import F32, I8, BlockQuant, QuantizedMatrix, quant_type
 from zoo.quant.wanda import predictor_matrix_names
 
 TERNARY_FORMAT = "lewm-zoo-ternary/1"
+TERNARY_FILE_NAME = "ternary.safetensors"
 
 
 class Ternary(BlockQuant, name="ternary", block_size=None):
@@ -47,7 +51,18 @@ def ternary_plan(config: LeWMConfig) -> dict[str, str]:
 
 def quantize_ternary(weights: Mapping[str, np.ndarray], config: LeWMConfig) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """-> (tensors to store, safetensors metadata)."""
+    from zoo.errors import InputError
+
     plan = ternary_plan(config)
+    for name in plan:
+        if name not in weights:
+            raise InputError(f"weights: tensor '{name}' is missing", hint="config.json and the weights disagree")
+        w = np.asarray(weights[name])
+        if w.ndim != 2 or not np.isfinite(w).all():
+            raise InputError(
+                f"weights: tensor '{name}' must be a finite 2-D matrix (shape {list(w.shape)})",
+                hint="the checkpoint is broken or config.json does not match it",
+            )
     tensors: dict[str, np.ndarray] = {}
     for name, arr in weights.items():
         if name in plan:
@@ -70,17 +85,46 @@ def write_ternary(path: str | Path, weights: Mapping[str, np.ndarray], config: L
     atomic_write_bytes(path, save(ordered, metadata=meta))
 
 
-def ternary_to_weights(tensors: Mapping[str, np.ndarray], meta: Mapping[str, str]) -> dict[str, np.ndarray]:
-    """Dequantize a ternary safetensors mapping back to canonical f32 names."""
-    plan: dict[str, str] = json.loads(meta.get("quant", "{}"))
+def ternary_to_weights(
+    tensors: Mapping[str, np.ndarray], meta: Mapping[str, str], *, source: str = TERNARY_FILE_NAME
+) -> dict[str, np.ndarray]:
+    """Dequantize a ternary safetensors mapping back to canonical f32 names.
+
+    The file is checked first (format tag, the ``quant`` plan, each matrix's codes/scales shapes
+    and code range): a damaged file is an `InputError` naming the tensor, never a KeyError.
+    """
+    from zoo.errors import InputError
+
+    def bad(what: str) -> InputError:
+        return InputError(f"{source}: {what}", hint="re-create it with `zoo quantize`")
+
+    if meta.get("format") != TERNARY_FORMAT:
+        raise bad(f"metadata 'format' is {meta.get('format')!r}, expected {TERNARY_FORMAT!r}")
+    try:
+        plan = json.loads(meta.get("quant", ""))
+    except (ValueError, RecursionError):
+        raise bad("metadata 'quant' is not valid JSON") from None
+    if not isinstance(plan, dict) or not all(isinstance(v, str) and v in ("int8", "ternary") for v in plan.values()):
+        raise bad("metadata 'quant' must map tensor names to 'int8' or 'ternary'")
     out: dict[str, np.ndarray] = {}
     for name, arr in tensors.items():
         if name.endswith((".codes", ".scales")):
             continue
         out[name] = arr
     for name, qtype in plan.items():
-        codes = tensors[f"{name}.codes"]
-        scales = tensors[f"{name}.scales"]
-        qm = QuantizedMatrix(qtype, codes.shape[0], codes.shape[1], codes, scales.reshape(-1, 1))
+        codes = tensors.get(f"{name}.codes")
+        scales = tensors.get(f"{name}.scales")
+        if codes is None or scales is None:
+            raise bad(f"tensor '{name}.{'codes' if codes is None else 'scales'}' is missing (metadata lists {name})")
+        if codes.dtype != np.int8 or codes.ndim != 2 or scales.shape != (codes.shape[0],):
+            raise bad(
+                f"tensor '{name}': codes {codes.dtype}{list(codes.shape)} / scales {list(scales.shape)} are not "
+                "int8 [out, in] / [out]"
+            )
+        if qtype == "ternary" and codes.size and (codes.min() < -1 or codes.max() > 1):
+            raise bad(f"tensor '{name}.codes' has values outside {{-1, 0, +1}}")
+        if not np.isfinite(scales).all():
+            raise bad(f"tensor '{name}.scales' has non-finite values")
+        qm = QuantizedMatrix(qtype, codes.shape[0], codes.shape[1], codes, np.asarray(scales, np.float32).reshape(-1, 1))
         out[name] = quant_type(qtype).dequantize(qm)
     return out
