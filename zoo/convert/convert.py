@@ -152,7 +152,7 @@ def _layer_indices(names: Iterable[str], prefix: str) -> list[int]:
     for n in names:
         if n.startswith(prefix):
             head = n[len(prefix) :].split(".", 1)[0]
-            if head.isdigit():
+            if head.isascii() and head.isdigit() and len(head) <= 6:
                 idx.add(int(head))
     return sorted(idx)
 

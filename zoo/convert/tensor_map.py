@@ -29,7 +29,10 @@ ENC_LAYER = "encoder.encoder.layer.{L}"
 _P = r"(?P<p>weight|bias)"
 _PBN = r"(?P<p>weight|bias|running_mean|running_var)"
 # raw prefixes of one encoder block: transformers 4.x/5.x (`encoder.encoder.layer(s).N`), hybrid (`encoder.blocks.N`)
-_LAYER = r"encoder\.(?:encoder\.)?(?:layer|layers|blocks)\.(?P<L>\d+)"
+# layer indices: ASCII digits, at most 6 (re's \d also matches other scripts' digits, and int() of a
+# 5000-digit index raises instead of failing cleanly)
+_IDX = r"(?P<L>[0-9]{1,6})"
+_LAYER = r"encoder\.(?:encoder\.)?(?:layer|layers|blocks)\." + _IDX
 _ATTN = r"(?:attention\.attention|attention\.self|attention|self_attn|attn)"
 
 
@@ -42,7 +45,7 @@ class TensorRule:
 
 
 def _rule(pattern: str, target: str, action: str = "rename") -> TensorRule:
-    rx = pattern.replace("{L}", r"(?P<L>\d+)").replace("{p}", _P).replace("{pbn}", _PBN)
+    rx = pattern.replace("{L}", _IDX).replace("{p}", _P).replace("{pbn}", _PBN)
     return TensorRule(pattern, target, action, re.compile(rx))
 
 
@@ -169,15 +172,18 @@ def fold_encoder_proj_bn(tensors: dict[str, np.ndarray[Any, Any]], *, where: str
     import numpy as np
 
     w = np.asarray(tensors["encoder.proj.0.weight"], dtype=np.float64)
+    if w.ndim != 2:  # checked before broadcasting: a 1-D weight would make the fold an [out, out] matrix
+        raise CheckpointError(f"{where}: 'encoder.proj.0.weight' has shape {list(w.shape)}, expected 2 dimensions")
     out = w.shape[0]
     b = np.asarray(tensors.get("encoder.proj.0.bias", np.zeros(out)), dtype=np.float64)
     gamma = np.asarray(bn.get("weight", np.ones(out)), dtype=np.float64)
     beta = np.asarray(bn.get("bias", np.zeros(out)), dtype=np.float64)
     mean = np.asarray(bn.get("running_mean", np.zeros(out)), dtype=np.float64)
     var = np.asarray(bn.get("running_var", np.ones(out)), dtype=np.float64)
-    for label, arr in (("weight", gamma), ("bias", beta), ("running_mean", mean), ("running_var", var)):
+    for label, arr in (("1.weight", gamma), ("1.bias", beta), ("1.running_mean", mean), ("1.running_var", var),
+                       ("0.bias", b)):
         if arr.shape != (out,):
-            raise CheckpointError(f"{where}: 'encoder.proj.1.{label}' has shape {list(arr.shape)}, expected [{out}]")
+            raise CheckpointError(f"{where}: 'encoder.proj.{label}' has shape {list(arr.shape)}, expected [{out}]")
     s = gamma / np.sqrt(var + eps)
     tensors["encoder.proj.0.weight"] = (w * s[:, None]).astype(np.float32)
     tensors["encoder.proj.0.bias"] = (s * (b - mean) + beta).astype(np.float32)

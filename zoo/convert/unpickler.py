@@ -11,7 +11,13 @@ unpickler with our own opcode table:
 - REDUCE / NEWOBJ / INST / OBJ on a stub produce an inert `StubObject` that records args; BUILD stores
   the state on it. No real `__setstate__`, `__reduce__` or constructor ever runs.
 - EXT opcodes (copyreg registry) are refused. Dict keys and set items must be simple hashable values,
-  so hashing a hostile nested tuple can never overflow the C stack.
+  so hashing a hostile nested tuple can never overflow the C stack; ints and tuples hash
+  deterministically (an attacker can make thousands collide and turn dict inserts quadratic), so int
+  keys are limited to |k| < 2**61 (distinct hashes) and tuple keys to a few small ones per file.
+- Work and memory are bounded: at most MAX_OPCODES opcodes run (each creates at most one small
+  object), the text PUT/GET memo indices are 32-bit like the binary ones, and the tensors of one file
+  may declare at most a few times the archive's bytes in total (stride-0 views cannot multiply the
+  output).
 - Storages are zero-copy numpy views over an mmap of the file; tensor views honour offset/size/stride
   and are bounds-checked against the storage (which is bounds-checked against the archive).
 - numpy is imported only when an array is first asked for: every check above is plain Python, so
@@ -38,8 +44,12 @@ from zoo.errors import CheckpointError
 if TYPE_CHECKING:
     import numpy as np
 
-MAX_PICKLE_BYTES = 64 << 20  # data.pkl larger than this is refused (real ones are ~0.1-1 MB)
+MAX_PICKLE_BYTES = 32 << 20  # data.pkl larger than this is refused (real ones are ~0.1-1 MB)
+MAX_OPCODES = 4_000_000  # ~100x a real checkpoint's pickle (3 bytes/opcode); bounds time (~3 s) and memory
 MAX_KEY_DEPTH = 8  # nesting allowed inside dict keys / set items
+MAX_KEY_NODES = 64  # scalars + tuples inside one tuple key
+MAX_TUPLE_KEYS = 1000  # tuple dict keys / set items per file (their hashes can be made to collide)
+MAX_INT_KEY = 1 << 61  # ints below this (in magnitude) have distinct hashes
 MAX_TENSOR_ELEMENTS = 1 << 34
 
 # torch storage class name -> numpy dtype string (little-endian); bfloat16 comes from ml_dtypes (imported lazily)
@@ -241,14 +251,26 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _check_key(value: Any, depth: int = 0) -> None:
-    """Dict keys and set items must be simple, shallow values (hashing them is then bounded)."""
-    if isinstance(value, str | bytes | int | float | type(None) | StubClass | StubObject | TorchTensor):
-        return
+def _key_nodes(value: Any, depth: int = 0) -> int:
+    """Validate one dict key / set item and return its node count (1 for a scalar).
+
+    Keys must be simple, shallow values so that hashing them is bounded and cannot be made to
+    collide at will: str/bytes hash with a per-process random key; ints only below 2**61 (their hash
+    is the value itself, so larger ones can be chosen to collide); identity-hashed stubs and tensors.
+    """
+    if isinstance(value, str | bytes | float | type(None) | bool | StubClass | StubObject | TorchTensor):
+        return 1
+    if isinstance(value, int):
+        if -MAX_INT_KEY < value < MAX_INT_KEY:
+            return 1
+        raise pickle.UnpicklingError("dict key / set item is an integer of 2**61 or more")
     if isinstance(value, tuple) and depth < MAX_KEY_DEPTH:
+        total = 1
         for item in value:
-            _check_key(item, depth + 1)
-        return
+            total += _key_nodes(item, depth + 1)
+            if total > MAX_KEY_NODES:
+                raise pickle.UnpicklingError(f"dict key / set item tuple has more than {MAX_KEY_NODES} elements")
+        return total
     raise pickle.UnpicklingError(f"unhashable or too deeply nested dict key / set item of type {type(value).__name__}")
 
 
@@ -313,16 +335,23 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     # attributes of the pure-Python base class (not in typeshed)
     stack: list[Any]
+    metastack: list[Any]
+    memo: dict[int, Any]
     append: Callable[[Any], None]
     pop_mark: Callable[[], list[Any]]
     readline: Callable[[], bytes]
 
     def __init__(self, data: bytes, storages: _StorageSource | None, *, max_bytes: int) -> None:
-        super().__init__(io.BytesIO(data))
+        self.source = io.BytesIO(data)
+        super().__init__(self.source)
         self.storages = storages
         self.max_bytes = max_bytes
         self.stubbed: set[str] = set()
         self.tensors_seen = 0
+        self.tuple_keys = 0
+        # all tensor views together may declare at most this many bytes (stride-0 views of one small
+        # storage would otherwise make the output arbitrarily larger than the archive)
+        self.tensor_bytes_left = 4 * max_bytes + (1 << 20)
         self._allowed = self._build_allowed()
 
     # -- allow-list -------------------------------------------------------------------------------
@@ -392,14 +421,13 @@ class RestrictedUnpickler(pickle._Unpickler):
             raise pickle.UnpicklingError("OrderedDict called with arguments")
         return collections.OrderedDict()
 
-    @staticmethod
-    def _make_set(kind: type) -> Callable[..., Any]:
+    def _make_set(self, kind: type) -> Callable[..., Any]:
         def build(*args: Any) -> Any:
             if len(args) > 1 or (args and not isinstance(args[0], list | tuple)):
                 raise pickle.UnpicklingError(f"{kind.__name__} called with unexpected arguments")
             items = list(args[0]) if args else []
             for item in items:
-                _check_key(item)
+                self._check_key(item)
             return kind(items)
 
         return build
@@ -453,8 +481,10 @@ class RestrictedUnpickler(pickle._Unpickler):
         n = 1
         for s in size:
             n *= s
-        if n > MAX_TENSOR_ELEMENTS or n * storage.itemsize > 4 * self.max_bytes + (1 << 20):
-            raise pickle.UnpicklingError(f"tensor on storage '{storage.key}' declares {n} elements, far beyond the archive")
+        if n > MAX_TENSOR_ELEMENTS or n * storage.itemsize > self.tensor_bytes_left:
+            raise pickle.UnpicklingError(f"tensor on storage '{storage.key}' declares {n} elements, far beyond the archive"
+                                         + (" (with the tensors before it)" if self.tensors_seen else ""))
+        self.tensor_bytes_left -= n * storage.itemsize
         if n:
             last = offset + sum((s - 1) * st for s, st in zip(size, stride, strict=True))
             if last >= storage.numel:
@@ -479,7 +509,45 @@ class RestrictedUnpickler(pickle._Unpickler):
             raise pickle.UnpicklingError("_rebuild_from_type with a non-allowed function")
         return func.fn(*args)
 
+    # -- the opcode loop ----------------------------------------------------------------------------
+    def load(self) -> Any:
+        """The base class's loop with an opcode budget (no other change)."""
+        self._unframer = pickle._Unframer(self._file_read, self._file_readline)  # type: ignore[attr-defined]
+        self.read = self._unframer.read
+        self.readinto = self._unframer.readinto
+        self.readline = self._unframer.readline
+        self.metastack = []
+        self.stack = []
+        self.append = self.stack.append
+        self.proto = 0
+        read = self.read
+        dispatch = self.dispatch
+        try:
+            for _ in range(MAX_OPCODES):
+                key = read(1)
+                if not key:
+                    raise EOFError
+                dispatch[key[0]](self)
+        except pickle._Stop as stop:  # type: ignore[attr-defined]
+            return stop.value
+        raise pickle.UnpicklingError(f"more than {MAX_OPCODES} pickle opcodes (real checkpoints have far fewer)")
+
     # -- opcode overrides -------------------------------------------------------------------------
+    def _memo_index(self) -> int:
+        """Protocol-0 PUT/GET carry a decimal index; keep it 32-bit like BINPUT (big ints can collide in the memo)."""
+        line = self.readline()[:-1]
+        if not line.isdigit() or len(line) > 10 or int(line) >= 1 << 32:
+            raise pickle.UnpicklingError("memo index is not a 32-bit decimal")
+        return int(line)
+
+    def load_put(self) -> None:
+        if not self.stack:
+            raise pickle.UnpicklingError("PUT on an empty stack")
+        self.memo[self._memo_index()] = self.stack[-1]
+
+    def load_get(self) -> None:
+        self.append(self.memo[self._memo_index()])
+
     def _call(self, func: Any, args: Any, kwargs: dict[str, Any] | None = None) -> Any:
         if not isinstance(args, tuple):
             raise pickle.UnpicklingError("call arguments are not a tuple")
@@ -559,10 +627,17 @@ class RestrictedUnpickler(pickle._Unpickler):
         items = self.pop_mark()
         self._setitems(self.stack[-1], list(zip(items[::2], items[1::2], strict=False)))
 
-    @staticmethod
-    def _setitems(target: Any, pairs: list[tuple[Any, Any]]) -> None:
+    def _check_key(self, value: Any) -> None:
+        if isinstance(value, str):  # the common case, first
+            return
+        if _key_nodes(value) > 1:
+            self.tuple_keys += 1
+            if self.tuple_keys > MAX_TUPLE_KEYS:
+                raise pickle.UnpicklingError(f"more than {MAX_TUPLE_KEYS} tuple dict keys / set items")
+
+    def _setitems(self, target: Any, pairs: list[tuple[Any, Any]]) -> None:
         for key, _ in pairs:
-            _check_key(key)
+            self._check_key(key)
         if isinstance(target, dict):
             for key, value in pairs:
                 target[key] = value
@@ -601,13 +676,13 @@ class RestrictedUnpickler(pickle._Unpickler):
         if not isinstance(target, set):
             raise pickle.UnpicklingError("ADDITEMS on a non-set")
         for item in items:
-            _check_key(item)
+            self._check_key(item)
         target.update(items)
 
     def load_frozenset(self) -> None:
         items = self.pop_mark()
         for item in items:
-            _check_key(item)
+            self._check_key(item)
         self.append(frozenset(items))
 
     for _op, _fn in (
@@ -629,6 +704,8 @@ class RestrictedUnpickler(pickle._Unpickler):
         (pickle.APPENDS, load_appends),
         (pickle.ADDITEMS, load_additems),
         (pickle.FROZENSET, load_frozenset),
+        (pickle.PUT, load_put),
+        (pickle.GET, load_get),
     ):
         dispatch[_op[0]] = _fn
     del _op, _fn
@@ -657,7 +734,7 @@ def unpickle(data: bytes, *, storages: _StorageSource | None = None, max_bytes: 
 
 def _pos(up: Any) -> int:
     try:
-        return int(up._file_tell()) if hasattr(up, "_file_tell") else -1
+        return int(up.source.tell())  # with protocol-4 framing: the end of the current frame
     except Exception:
         return -1
 
@@ -723,6 +800,9 @@ def load_raw(path: str | os.PathLike[str]) -> RawCheckpoint:
                 )
             prefix = names[0][: -len("data.pkl")]
             if prefix + "byteorder" in zf.namelist():
+                if zf.getinfo(prefix + "byteorder").file_size > 16:  # a compressed member could inflate without bound
+                    raise CheckpointError(f"{p}: field '{prefix}byteorder' is implausibly large",
+                                          hint="this zip is not a torch.save checkpoint")
                 order = zf.read(prefix + "byteorder").strip()
                 if order != b"little":
                     raise CheckpointError(
