@@ -182,3 +182,19 @@ def test_two_concurrent_pulls_download_once(tmp_path: Path, wb: WandbServer) -> 
     assert file_gets(wb) == 1
     assert (ws / "variants" / "tiny" / "source" / FILE).read_bytes() == _payload(3)
     assert len(blobs()) == 1
+
+
+def test_damaged_partial_is_restarted_not_failed(tmp_path: Path, wb: WandbServer) -> None:
+    """A kept partial whose bytes do not match the remote file: the resumed pull starts over by itself."""
+    from zoo.store.cache import Store, download_key
+
+    store = Store()
+    part = store.partial_path(download_key(URI, "v3", FILE))
+    part.write_bytes(b"\x00" * (len(_payload(3)) // 2))  # right length to resume from, wrong bytes
+    ws = write_pull_workspace(tmp_path / "ws", [source_yaml(URI, FILE)])
+    code, _, err = pull(ws, "tiny")
+    assert code == 0, err
+    assert (ws / "variants" / "tiny" / "source" / FILE).read_bytes() == _payload(3)
+    ranges = [r.headers.get("range") for r in wb.requests if r.path.startswith("/files/blob/")]
+    assert ranges[0] is not None and ranges[-1] is None  # tried to resume, then restarted from byte 0
+    assert not part.exists() and len(blobs()) == 1

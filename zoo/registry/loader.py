@@ -222,16 +222,34 @@ def _schema_problem(tree: Any, err: Any) -> Problem:
     return Problem(line, col, f"{where}: {err.message}", None)
 
 
-def _duplicate_problems(text: str) -> list[Problem]:
-    """Duplicate mapping keys anywhere (ruamel would silently keep the last)."""
+def _load_with_node(text: str) -> tuple[Any, Any]:
+    """(round-trip tree, composed node graph) from ONE parse.
+
+    `YAML.load` composes the node graph and throws it away; the duplicate-key pass needs it, and parsing
+    the registry twice was a third of the start-up of every command that reads it (`zoo pull` cache hits).
+    """
+    yaml = _yaml()
+    try:  # ruamel >= 0.18.7 keeps per-document info that its constructor reads; older ones have none
+        from ruamel.yaml.docinfo import DocInfo, version
+
+        yaml.doc_infos.append(DocInfo(requested_version=version(yaml.version)))
+        yaml.tags = {}
+    except ImportError:
+        pass
+    constructor, parser = yaml.get_constructor_parser(text)
+    try:
+        node = constructor.composer.get_single_node()
+        tree = constructor.construct_document(node) if node is not None else None
+    finally:
+        parser.dispose()
+    return tree, node
+
+
+def _duplicate_problems(root: Any) -> list[Problem]:
+    """Duplicate mapping keys anywhere in the composed node graph (ruamel would silently keep the last)."""
     from ruamel.yaml.nodes import MappingNode, SequenceNode
 
-    yaml = _yaml()
     problems: list[Problem] = []
-    try:
-        root = yaml.compose(text)
-    except Exception:  # syntax errors are reported by the main load
-        return problems
     stack = [root]
     while stack:
         node = stack.pop()
@@ -356,7 +374,7 @@ def _check(p: Path) -> tuple[list[str], dict[str, Any] | None, Any]:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
-        tree = _yaml().load(text)
+        tree, node = _load_with_node(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -368,7 +386,7 @@ def _check(p: Path) -> tuple[list[str], dict[str, Any] | None, Any]:
     data = _plain(tree)
     if not isinstance(data, dict):
         return [f"{display}:1:1: top level must be a mapping with schema_version, collection, variants"], None, None
-    problems = _duplicate_problems(text)
+    problems = _duplicate_problems(node)
     validator = Draft202012Validator(registry_schema())
     for err in validator.iter_errors(data):
         problems.extend(_leaf_errors(tree, err))

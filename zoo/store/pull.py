@@ -257,7 +257,16 @@ def _fetch_one(
             source.download(res, name, part, on_bytes)
             if progress is not None:
                 progress(rec.name, "check", 0, None)
-            sha, size = _check(part, spec, remote, uri=spec.uri, name=name)
+            try:
+                sha, size = _check(part, spec, remote, uri=spec.uri, name=name)
+            except VerificationError:
+                if before == 0:
+                    raise
+                # The kept partial of an interrupted pull did not continue into the right bytes (the
+                # remote file changed, or the partial was damaged); _check deleted it: start over, once.
+                before = 0
+                source.download(res, name, part, on_bytes)
+                sha, size = _check(part, spec, remote, uri=spec.uri, name=name)
             downloaded = max(0, size - before)
             store.ingest(part, sha)
     rel = f"source/{PurePosixPath(name).name}"  # flat, as convert looks for it
