@@ -192,7 +192,8 @@ class HfHubServer(LoopbackServer):
         if path == "/api/validate-yaml" and m == "POST":
             return 200, {"errors": [], "warnings": []}, {}
         if path.startswith("/api/agent-harnesses"):
-            return 200, [], {}
+            # the shape huggingface_hub 2.4 expects (it caches the answer under $HF_HOME)
+            return 200, {"standardEnvVars": [], "harnesses": {}}, {}
         mt = re.fullmatch(r"/lfs-upload/([0-9a-f]{64})", path)
         if mt and m == "PUT":
             return self._lfs_put(req, mt.group(1))
