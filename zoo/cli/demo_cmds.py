@@ -42,7 +42,7 @@ def demo(directory: Path, as_json: bool) -> None:
         _render(results, ctx.reports)
         if ctx.publish is not None:
             _render_publish_plan(ctx.publish)
-        console().print(f"demo workspace: {ctx.directory}  (try `zoo -C {directory} verify --all`)")
+        console().print(f"demo workspace: {ctx.directory}  (try `{_zoo_command()} -C {directory} verify --all`)")
         if ctx.site_index is not None:
             console().print(f"open {ctx.site_index.as_uri()}", soft_wrap=True)
     if any(r.failed for r in ctx.reports):
@@ -144,3 +144,19 @@ class _StepProgress:
     def notify(self, text: str) -> None:
         if self._p is not None:
             self._p.update(self._task, description=text)
+
+
+def _zoo_command() -> str:
+    """How the user can call zoo again: `zoo` if that is on PATH, else the script's own path
+    (after `scripts/demo.sh`, zoo lives in .venv/bin and is not on PATH)."""
+    import os
+    import shutil
+    import sys
+
+    argv0 = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    on_path = shutil.which("zoo")
+    if not argv0.endswith("zoo") or (on_path and os.path.samefile(on_path, argv0)):
+        return "zoo"
+    rel = os.path.relpath(argv0)
+    return rel if not rel.startswith("..") else argv0
+
