@@ -107,7 +107,8 @@ def variant_weights(workspace: Workspace, registry: Any, rec: VariantRecord) -> 
         tensors, meta = _read_with_metadata(path)
         root = registry.f32_root(rec)
         config = LeWMConfig.from_file(workspace.variant_dir(root.name) / CONFIG_FILE)
-        return config, ternary_to_weights(tensors, meta), {f"{rec.name}/{TERNARY_FILE}": sha256_file(path)}
+        weights = ternary_to_weights(tensors, meta, source=str(path))
+        return config, weights, {f"{rec.name}/{TERNARY_FILE}": sha256_file(path)}
     raise UsageError(f"{rec.name}: format kind {kind!r} has no weights of its own to verify")
 
 
