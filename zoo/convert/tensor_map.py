@@ -17,7 +17,6 @@ The projector / pred_proj BatchNorm (`net.1.*`) is KEPT (DESIGN decision 1: trai
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import CheckpointError
@@ -36,17 +35,32 @@ _LAYER = r"encoder\.(?:encoder\.)?(?:layer|layers|blocks)\." + _IDX
 _ATTN = r"(?:attention\.attention|attention\.self|attention|self_attn|attn)"
 
 
-@dataclass(frozen=True)
 class TensorRule:
-    pattern: str
-    target: str
-    action: str = "rename"  # rename | split3 | bn_fold | drop
-    regex: re.Pattern[str] | None = None
+    """One row of the table. The regex is compiled on first use: most checkpoints use canonical
+    names, which `match_rule` recognises without any regex (compiling the table costs ~4 ms)."""
+
+    __slots__ = ("_regex", "action", "pattern", "source", "target")
+
+    def __init__(self, pattern: str, target: str, action: str = "rename", source: str | None = None) -> None:
+        self.pattern = pattern
+        self.target = target
+        self.action = action  # rename | split3 | bn_fold | drop
+        self.source = pattern if source is None else source  # the expanded regular expression
+        self._regex: re.Pattern[str] | None = None
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        if self._regex is None:
+            self._regex = re.compile(self.source)
+        return self._regex
+
+    def __repr__(self) -> str:
+        return f"TensorRule({self.pattern!r} -> {self.target!r}, {self.action})"
 
 
 def _rule(pattern: str, target: str, action: str = "rename") -> TensorRule:
     rx = pattern.replace("{L}", _IDX).replace("{p}", _P).replace("{pbn}", _PBN)
-    return TensorRule(pattern, target, action, re.compile(rx))
+    return TensorRule(pattern, target, action, rx)
 
 
 TENSOR_RULES: tuple[TensorRule, ...] = (
@@ -97,17 +111,66 @@ TENSOR_RULES: tuple[TensorRule, ...] = (
 )
 
 
-@dataclass
 class MappedTensors:
-    tensors: dict[str, Any]  # canonical name -> array or FileSlice-like source (see convert.py)
-    dropped: list[str]
-    unknown: list[str]
-    hybrid: bool
+    __slots__ = ("dropped", "hybrid", "tensors", "unknown")
+
+    def __init__(self, tensors: dict[str, Any], dropped: list[str], unknown: list[str], hybrid: bool) -> None:
+        self.tensors = tensors  # canonical name -> array or FileSlice-like source (see convert.py)
+        self.dropped = dropped
+        self.unknown = unknown
+        self.hybrid = hybrid
+
+
+# Canonical names (spec §1.2) that the table maps to themselves, `{L}` standing for a layer index.
+# `match_rule` answers these by a set lookup, before any regex; tests/test_convert_tensor_map.py
+# checks that the regex table gives the same answer for every one of them.
+_W, _WB, _BN = ("weight",), ("weight", "bias"), ("weight", "bias", "running_mean", "running_var")
+_ENC_L = "encoder.encoder.layer.{L}."
+_PRED_L = "predictor.transformer.layers.{L}."
+IDENTITY_TEMPLATES: frozenset[str] = frozenset(
+    f"{stem}.{leaf}" if leaf else stem
+    for stem, leaves in (
+        ("encoder.embeddings.patch_embeddings.projection", _WB),
+        ("encoder.embeddings.cls_token", ("",)),
+        ("encoder.embeddings.position_embeddings", ("",)),
+        ("encoder.meta_token", ("",)),
+        *((_ENC_L + part, _WB) for part in ("layernorm_before", "attention.attention.query", "attention.attention.key",
+                                            "attention.attention.value", "attention.output.dense", "layernorm_after",
+                                            "intermediate.dense", "output.dense")),
+        ("encoder.layernorm", _WB),
+        ("encoder.proj.0", _WB),
+        ("predictor.pos_embedding", ("",)),
+        *((f"predictor.transformer.{m}", _WB) for m in ("input_proj", "cond_proj", "norm")),
+        *((_PRED_L + part, _WB) for part in ("adaLN_modulation.1", "attn.norm", "attn.to_out.0", "mlp.net.0",
+                                             "mlp.net.1", "mlp.net.4")),
+        (_PRED_L + "attn.to_qkv", _W),
+        *((f"action_encoder.{m}", _WB) for m in ("patch_embed", "embed.0", "embed.2")),
+        *((f"{h}.net.{i}", _WB) for h in ("projector", "pred_proj") for i in (0, 3)),
+        *((f"{h}.net.1", _BN) for h in ("projector", "pred_proj")),
+    )
+    for leaf in leaves
+)
+_IDENTITY = TensorRule("<canonical name>", "{name}")
+_LAYER_PREFIXES = ("encoder.encoder.layer.", "predictor.transformer.layers.")
+
+
+def _template(name: str) -> str:
+    """`name` with its layer index (ASCII digits, at most 6, as in the regexes) replaced by `{L}`."""
+    for prefix in _LAYER_PREFIXES:
+        if name.startswith(prefix):
+            head, dot, rest = name[len(prefix) :].partition(".")
+            if dot and 0 < len(head) <= 6 and head.isascii() and head.isdigit():
+                return prefix + "{L}." + rest
+            return name
+    return name
 
 
 def match_rule(name: str) -> tuple[TensorRule, dict[str, str]] | None:
+    if name.endswith(".num_batches_tracked") and "\n" not in name:  # the first rule (`.` stops at a newline)
+        return TENSOR_RULES[0], {}
+    if "{" not in name and _template(name) in IDENTITY_TEMPLATES:
+        return _IDENTITY, {"name": name}
     for rule in TENSOR_RULES:
-        assert rule.regex is not None
         m = rule.regex.fullmatch(name)
         if m:
             return rule, {k: v for k, v in m.groupdict().items() if v is not None}
