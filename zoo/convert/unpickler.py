@@ -35,7 +35,6 @@ import struct
 import sys
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -83,11 +82,26 @@ def numpy_dtype(code: str) -> np.dtype[Any]:
     return np.dtype(code)
 
 
-@dataclass(frozen=True)
 class StorageType:
-    """What GLOBAL torch.<X>Storage resolves to."""
+    """What GLOBAL torch.<X>Storage resolves to.
 
-    name: str
+    (This module's classes are plain classes with __slots__, not dataclasses: creating a dataclass
+    costs ~0.5 ms at import, and `zoo convert` start-up is part of what it is measured on.)
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StorageType) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("StorageType", self.name))
+
+    def __repr__(self) -> str:
+        return f"StorageType({self.name!r})"
 
     @property
     def code(self) -> str:
@@ -115,12 +129,14 @@ _DENIED_MODULES = frozenset(
 _DENIED_NAMES = frozenset({"eval", "exec", "compile", "__import__", "getattr", "setattr", "open", "system", "popen"})
 
 
-@dataclass(eq=False)
 class StubClass:
     """An inert placeholder for a global the checkpoint names (never imported)."""
 
-    module: str
-    name: str
+    __slots__ = ("module", "name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.name = name
 
     @property
     def qualname(self) -> str:
@@ -130,16 +146,20 @@ class StubClass:
         return f"<stub {self.qualname}>"
 
 
-@dataclass(eq=False)
 class StubObject:
     """An inert placeholder instance: records how the pickle tried to build it."""
 
-    cls: StubClass
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    state: Any = None
-    listitems: list[Any] = field(default_factory=list)
-    dictitems: dict[Any, Any] = field(default_factory=dict)
+    __slots__ = ("args", "cls", "dictitems", "kwargs", "listitems", "state")
+
+    def __init__(self, cls: StubClass, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None,
+                 state: Any = None, listitems: list[Any] | None = None, dictitems: dict[Any, Any] | None = None
+                 ) -> None:
+        self.cls = cls
+        self.args = args
+        self.kwargs: dict[str, Any] = {} if kwargs is None else kwargs
+        self.state = state
+        self.listitems: list[Any] = [] if listitems is None else listitems
+        self.dictitems: dict[Any, Any] = {} if dictitems is None else dictitems
 
     def state_dict(self) -> dict[str, Any]:
         """The instance `__dict__` the pickle carried (BUILD state, or the dict half of a (dict, slots) pair)."""
@@ -152,14 +172,19 @@ class StubObject:
         return f"<stub object {self.cls.qualname}>"
 
 
-@dataclass(eq=False)
 class Storage:
-    key: str
-    code: str  # dtype code (STORAGE_DTYPES values)
-    numel: int
-    buf: Any  # the archive bytes (mmap), bounds already checked
-    file_offset: int  # absolute byte offset of element 0 in the checkpoint file
-    _array: Any = field(default=None, repr=False)
+    __slots__ = ("_array", "buf", "code", "file_offset", "key", "numel")
+
+    def __init__(self, key: str, code: str, numel: int, buf: Any, file_offset: int) -> None:
+        self.key = key
+        self.code = code  # dtype code (STORAGE_DTYPES values)
+        self.numel = numel
+        self.buf = buf  # the archive bytes (mmap), bounds already checked
+        self.file_offset = file_offset  # absolute byte offset of element 0 in the checkpoint file
+        self._array: Any = None
+
+    def __repr__(self) -> str:
+        return f"Storage(key={self.key!r}, code={self.code!r}, numel={self.numel}, file_offset={self.file_offset})"
 
     @property
     def itemsize(self) -> int:
@@ -179,17 +204,24 @@ class Storage:
         return self._array
 
 
-@dataclass(eq=False)
 class TorchTensor:
     """A tensor as the checkpoint describes it; `array` is a read-only view (zero-copy when possible)."""
 
-    storage: Storage
-    storage_offset: int
-    shape: tuple[int, ...]
-    stride: tuple[int, ...]
-    is_parameter: bool = False
-    requires_grad: bool = False
-    _array: Any = field(default=None, repr=False)
+    __slots__ = ("_array", "is_parameter", "requires_grad", "shape", "storage", "storage_offset", "stride")
+
+    def __init__(self, storage: Storage, storage_offset: int, shape: tuple[int, ...], stride: tuple[int, ...],
+                 is_parameter: bool = False, requires_grad: bool = False) -> None:
+        self.storage = storage
+        self.storage_offset = storage_offset
+        self.shape = shape
+        self.stride = stride
+        self.is_parameter = is_parameter
+        self.requires_grad = requires_grad
+        self._array: Any = None
+
+    def __repr__(self) -> str:
+        return (f"TorchTensor(storage={self.storage!r}, storage_offset={self.storage_offset}, shape={self.shape}, "
+                f"stride={self.stride})")
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -739,13 +771,15 @@ def _pos(up: Any) -> int:
         return -1
 
 
-@dataclass
 class RawCheckpoint:
-    path: Path
-    root: Any
-    stubbed: list[str]
-    archive_prefix: str
-    storages: list[Storage]
+    __slots__ = ("archive_prefix", "path", "root", "storages", "stubbed")
+
+    def __init__(self, path: Path, root: Any, stubbed: list[str], archive_prefix: str, storages: list[Storage]) -> None:
+        self.path = path
+        self.root = root
+        self.stubbed = stubbed
+        self.archive_prefix = archive_prefix
+        self.storages = storages
 
 
 def sniff_format(path: Path, head: bytes) -> None:
