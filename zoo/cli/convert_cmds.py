@@ -32,9 +32,13 @@ def convert(ctx: click.Context, target: str, output: Path | None, as_json: bool)
     if path.is_file():
         if output is None:
             raise UsageError(f"{target}: converting a file needs an output directory", hint="pass -o DIR")
+        # start hashing the checkpoint (for the provenance digest) while the converter is imported
+        from zoo.convert.hashing import FileHasher
+
+        hasher = FileHasher(path)
         from zoo.convert import convert_checkpoint
 
-        result = convert_checkpoint(path, output)
+        result = convert_checkpoint(path, output, source_hasher=hasher)
     else:
         if output is not None:
             raise UsageError(f"{target}: -o applies to checkpoint files; a variant converts into its workspace",

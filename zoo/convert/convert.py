@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from zoo import __version__
 from zoo._io import atomic_write_text, atomic_writer, sha256_bytes, sha256_file
 from zoo.convert.extract import Checkpoint, read_checkpoint
+from zoo.convert.hashing import FileHasher
 from zoo.convert.tensor_map import fold_encoder_proj_bn, map_names
 from zoo.convert.unpickler import TorchTensor
 from zoo.errors import CheckpointError, UsageError
@@ -396,6 +397,7 @@ def convert_checkpoint(
     expected: LeWMConfig | None = None,
     source_sha256: str | None = None,
     verify_source_sha256: str | None = None,
+    source_hasher: FileHasher | None = None,
 ) -> ConversionResult:
     """Convert one checkpoint into `out_dir/lejepa_weights.safetensors` + `out_dir/config.json`.
 
@@ -403,10 +405,12 @@ def convert_checkpoint(
     `verify_source_sha256`: the digest the checkpoint should have (e.g. recorded by `zoo pull`); the file
     is hashed in the same run (overlapping the conversion) and a mismatch raises `CheckpointError`
     before anything is committed.
+    `source_hasher`: a `FileHasher` the caller already started on `path` (the CLI starts it before
+    importing this module); otherwise one is started here unless the digest is given.
     """
     src = Path(path)
     try:
-        return _convert(src, out_dir, expected, source_sha256, verify_source_sha256)
+        return _convert(src, out_dir, expected, source_sha256, verify_source_sha256, source_hasher)
     except CheckpointError as exc:
         if verify_source_sha256 and not isinstance(exc, SourceDigestMismatch):
             # the conversion failed: if the file also changed since it was pulled, that is the real news
@@ -427,36 +431,7 @@ def convert_checkpoint(
 # "pass":   the writer's single read pass feeds the hash (least CPU; as fast when cores are saturated).
 # The digest and the output bytes are identical either way (tests check both).
 _HASH_MODE = "thread"
-_HASH_CHUNK = 4 << 20  # 1-16 MiB measured alike; small keeps the resident set low
-
-
-class _FileHasher:
-    """sha256 of a whole file in a helper thread (hashlib and reads release the GIL)."""
-
-    def __init__(self, path: Path) -> None:
-        import threading
-
-        self.h = hashlib.sha256()
-        self.error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                buf = bytearray(_HASH_CHUNK)
-                view = memoryview(buf)
-                with open(path, "rb", buffering=0) as fh:
-                    while n := fh.readinto(buf):
-                        self.h.update(view[:n])
-            except BaseException as exc:  # reported by result()
-                self.error = exc
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-
-    def hexdigest(self) -> str:
-        self.thread.join()
-        if self.error is not None:
-            raise CheckpointError(f"cannot hash: {self.error}") from None
-        return self.h.hexdigest()
+_FileHasher = FileHasher
 
 
 def _hold_previous(path: Path) -> int | None:
@@ -486,8 +461,10 @@ def _release_previous(fd: int | None) -> None:
 
 
 def _convert(src: Path, out_dir: str | Path, expected: LeWMConfig | None, source_sha256: str | None,
-             verify_source_sha256: str | None) -> ConversionResult:
-    hasher = _FileHasher(src) if source_sha256 is None and _HASH_MODE == "thread" else None
+             verify_source_sha256: str | None, source_hasher: FileHasher | None = None) -> ConversionResult:
+    hasher = None
+    if source_sha256 is None:
+        hasher = source_hasher or (_FileHasher(src) if _HASH_MODE == "thread" else None)
     ckpt = read_checkpoint(src)
     where = str(src)
     tensors, dropped, unknown, hybrid = canonical_tensors(ckpt)
