@@ -386,6 +386,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         # storage would otherwise make the output arbitrarily larger than the archive)
         self.tensor_bytes_left = 4 * max_bytes + (1 << 20)
         self._allowed = self._build_allowed()
+        self._ordered_dict = self._allowed[("collections", "OrderedDict")]
 
     # -- allow-list -------------------------------------------------------------------------------
     def _build_allowed(self) -> dict[tuple[str, str], Any]:
@@ -599,6 +600,9 @@ class RestrictedUnpickler(pickle._Unpickler):
     def load_reduce(self) -> None:
         stack = self.stack
         args = stack.pop()
+        if stack[-1] is self._ordered_dict and args == ():  # most REDUCEs of a module pickle: one per dict
+            stack[-1] = collections.OrderedDict()
+            return
         stack[-1] = self._call(stack[-1], args)
 
     def load_newobj(self) -> None:
