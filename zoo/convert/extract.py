@@ -11,7 +11,6 @@ Three layouts:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,17 +24,21 @@ MAX_MODULE_DEPTH = 32
 MAX_TENSORS = 100_000
 
 
-@dataclass
 class Checkpoint:
     """What `read_checkpoint` found: raw tensor names (views over the file) and what was stubbed."""
 
-    path: Path
-    kind: str  # "object" | "lightning" | "state_dict"
-    entries: dict[str, TorchTensor]
-    stubbed_classes: list[str]
-    root_class: str | None = None
-    shared: list[list[str]] = field(default_factory=list)  # names whose data overlaps one storage region
-    extra_keys: list[str] = field(default_factory=list)  # top-level keys of a Lightning dict
+    __slots__ = ("entries", "extra_keys", "kind", "path", "root_class", "shared", "stubbed_classes")
+
+    def __init__(self, path: Path, kind: str, entries: dict[str, TorchTensor], stubbed_classes: list[str],
+                 root_class: str | None = None, shared: list[list[str]] | None = None,
+                 extra_keys: list[str] | None = None) -> None:
+        self.path = path
+        self.kind = kind  # "object" | "lightning" | "state_dict"
+        self.entries = entries
+        self.stubbed_classes = stubbed_classes
+        self.root_class = root_class
+        self.shared: list[list[str]] = [] if shared is None else shared  # names sharing one storage region
+        self.extra_keys: list[str] = [] if extra_keys is None else extra_keys  # top-level keys of a Lightning dict
 
     @property
     def tensors(self) -> dict[str, np.ndarray[Any, Any]]:
