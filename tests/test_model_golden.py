@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from model_weights import random_weights, tiny_config
 from safetensors.numpy import save
+from servers.workspaces import ARCH
 
 from zoo._io import sha256_file
 from zoo.cli import main
@@ -157,34 +158,20 @@ def test_cli_bench_dir_json(tmp_path: Path) -> None:
         assert info[op]["median_ms"] > 0
 
 
-REGISTRY = """\
+REGISTRY = f"""\
 schema_version: 1
-collection: {name: test, hub_repo: test/test, license: cc-by-nc-4.0}
+collection: {{name: test, hub_repo: test/test, license: cc-by-nc-4.0}}
 variants:
   tiny_f32:
     family: slim
     description: tiny test variant
-    architecture:
-      encoder_kind: vit
-      latent_dim: 32
-      encoder_layers: 2
-      predictor_layers: 2
-      encoder_hidden: 32
-      encoder_heads: 2
-      encoder_inter: 64
-      predictor_hidden: 32
-      predictor_heads: 4
-      predictor_inner_dim: 32
-      predictor_inter: 64
-      projector_hidden: 48
-      action_input_dim: 10
-    provenance:
+{ARCH}    provenance:
       sources:
-        - {uri: "file:///nonexistent/tiny.ckpt", file: tiny.ckpt}
+        - {{uri: "file:///nonexistent/tiny.ckpt", file: tiny.ckpt}}
       checkpoint_kind: object
-    format: {kind: safetensors-f32}
-    claims: {source: test}
-    verification: {status: active, metric: rollout@20, expected_cosine: 1.0, tolerance: 1.0e-6}
+    format: {{kind: safetensors-f32}}
+    claims: {{source: test}}
+    verification: {{status: active, metric: rollout@20, expected_cosine: 1.0, tolerance: 1.0e-6}}
 """
 
 

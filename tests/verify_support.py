@@ -10,26 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from model_weights import random_weights, tiny_config
+from servers.workspaces import ARCH
 
 from zoo.registry import Workspace, load_registry
 from zoo.store.manifest import update_manifest
-
-ARCH = """\
-    architecture:
-      encoder_kind: vit
-      latent_dim: 32
-      encoder_layers: 2
-      predictor_layers: 2
-      encoder_hidden: 32
-      encoder_heads: 2
-      encoder_inter: 64
-      predictor_hidden: 32
-      predictor_heads: 4
-      predictor_inner_dim: 32
-      predictor_inter: 64
-      projector_hidden: 48
-      action_input_dim: 10
-"""
 
 
 def _variant(name: str, kind: str, *, parent: str | None, status: str, expected: float, tol: float) -> str:

@@ -17,22 +17,23 @@ _ERF_P = np.float32(0.3275911)
 _ERF_A = tuple(np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592))
 
 
+def _erfc_poly(t: F32, a: tuple[np.float32, ...]) -> F32:
+    """t (a1 + t (a2 + t (a3 + t (a4 + t a5)))), Horner in place on a new array (A&S 7.1.26)."""
+    a5, a4, a3, a2, a1 = a
+    poly = t * a5
+    for coef in (a4, a3, a2, a1):
+        poly += coef
+        poly *= t
+    return poly
+
+
 def erf(x: F32) -> F32:
     """Elementwise erf of a float32 array (A&S 7.1.26, |error| <= 1.5e-7)."""
     ax = np.minimum(np.abs(x), np.float32(10.0))  # erf(10) == 1 in float32; avoids denormal exp()
     t = ax * _ERF_P
     t += 1.0
     np.reciprocal(t, out=t)
-    a5, a4, a3, a2, a1 = _ERF_A
-    poly = t * a5
-    poly += a4
-    poly *= t
-    poly += a3
-    poly *= t
-    poly += a2
-    poly *= t
-    poly += a1
-    poly *= t
+    poly = _erfc_poly(t, _ERF_A)
     np.square(ax, out=ax)
     np.negative(ax, out=ax)
     np.exp(ax, out=ax)
@@ -56,16 +57,7 @@ def gelu(x: F32) -> F32:
     t = ax * _GELU_P
     t += 1.0
     np.reciprocal(t, out=t)
-    a5, a4, a3, a2, a1 = _GELU_A
-    poly = t * a5
-    poly += a4
-    poly *= t
-    poly += a3
-    poly *= t
-    poly += a2
-    poly *= t
-    poly += a1
-    poly *= t
+    poly = _erfc_poly(t, _GELU_A)
     e = np.square(ax)
     e *= np.float32(-0.5)
     np.exp(e, out=e)
