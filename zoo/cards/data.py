@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo._io import sha256_file
+from zoo.cards.redact import redact_json
 from zoo.errors import InputError
 from zoo.store.manifest import VariantManifest
 
@@ -274,7 +275,7 @@ def variant_facts(workspace: Workspace, registry: Registry, name: str) -> Varian
         parent=_parent_of(registry, rec),
         reference=reference,
         children=tuple(r.name for r in registry.variants.values() if r.parent == name),
-        source=source if isinstance(source, dict) else None,
+        source=redact_json(source) if isinstance(source, dict) else None,  # no local paths on a card
         converted_by=converted_by,
         artifacts=artifacts,
         targets=targets,

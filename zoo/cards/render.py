@@ -31,6 +31,7 @@ from zoo.cards.metadata import (
     validate_card_text,
     variant_card_data,
 )
+from zoo.cards.redact import redact_text
 
 if TYPE_CHECKING:
     import jinja2
@@ -119,7 +120,7 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,  # Markdown output; values go through `cell`
     )
-    env.filters.update(size=fmt_size, cos=fmt_cos, num=fmt_num, short=short, cell=cell)
+    env.filters.update(size=fmt_size, cos=fmt_cos, num=fmt_num, short=short, cell=cell, redact=redact_text)
     return env
 
 

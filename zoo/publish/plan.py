@@ -12,6 +12,10 @@ repository, and the collection card as the root README:
     <name>/targets/<T>/...                  (build artifacts recorded in the manifest)
     <name>/verify.json, <name>/manifest.json
 
+The uploaded manifest.json is the redacted form of the local one when it names local paths
+(`file://` mirror URIs -> `file://.../<last segment>`, see `zoo.cards.redact`): those bytes are
+what is digested, compared with the Hub and uploaded, so a re-publish still uploads nothing.
+
 With per-variant repositories (`--per-variant-repos`) the variant folder becomes the root of the
 repository `<hub_repo>-<name>` (e.g. `org/lewm` + `slim_96d` -> `org/lewm-slim_96d`) and there is no
 collection README.
@@ -74,6 +78,7 @@ class PlannedFile:
     sha256: str
     action: Action
     variant: str | None  # None for collection-level files (the root README)
+    content: bytes | None = None  # the bytes to upload instead of `local`'s (a redacted manifest.json)
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "size": self.size, "sha256": self.sha256, "action": self.action,
@@ -141,6 +146,10 @@ def file_digest(path: Path) -> LocalDigest:
             sha.update(chunk)
             git.update(chunk)
     return LocalDigest(size, sha.hexdigest(), git.hexdigest())
+
+
+def bytes_digest(data: bytes) -> LocalDigest:
+    return LocalDigest(len(data), hashlib.sha256(data).hexdigest(), git_blob_sha1(data))
 
 
 def git_blob_sha1(data: bytes) -> str:
@@ -265,15 +274,22 @@ def plan(
         if registry is None:
             raise InputError("plan() needs a repo_id or a registry with collection.hub_repo")
         repo_id = registry.collection.hub_repo
+    from zoo.cards.redact import redacted_json_bytes  # imports the cards package: only when planning
+
     cache = digests if digests is not None else {}
     planned: list[PlannedFile] = []
     for rpath, (local, variant) in sorted(local_layout(workspace, names, layout).items()):
-        digest = cache.get(local)
-        if digest is None:
+        in_variant = rpath if layout == "per-variant" else rpath.partition("/")[2]
+        content = redacted_json_bytes(local) if variant is not None and in_variant == MANIFEST_FILE else None
+        if content is not None:
+            digest = bytes_digest(content)
+        elif (cached := cache.get(local)) is not None:
+            digest = cached
+        else:
             digest = cache[local] = file_digest(local)
         remote = remote_files.get(rpath)
         action: Action = "add" if remote is None else ("unchanged" if remote.matches(digest) else "update")
-        planned.append(PlannedFile(rpath, local, digest.size, digest.sha256, action, variant))
+        planned.append(PlannedFile(rpath, local, digest.size, digest.sha256, action, variant, content))
     local_paths = {f.path for f in planned}
     scope = tuple(f"{n}/" for n in names)
 

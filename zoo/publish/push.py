@@ -406,7 +406,9 @@ def _push_one(api: HfApi, rr: RepoResult, checks: list[VariantCheck], tag: str |
             head = str(api.repo_info(p.repo_id).sha)
     new_head = head
     if p.changed:
-        ops: list[Any] = [CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(f.local)) for f in p.uploads]
+        ops: list[Any] = [CommitOperationAdd(path_in_repo=f.path,
+                                                path_or_fileobj=f.content if f.content is not None else str(f.local))
+                             for f in p.uploads]
         ops += [CommitOperationDelete(path_in_repo=path) for path in p.deletes]
         title, description = commit_message(checks, force)
         with remote_errors(p.repo_id, "committing"):
