@@ -250,3 +250,27 @@ def test_cards_for_the_project_registry(tmp_path: Path) -> None:
             assert meta["base_model"] == f"{reg.collection.hub_repo}-{rec.parent}"
             assert meta["base_model_relation"] == "quantized"
     assert check_cards(ws, reg) == []
+
+
+def test_card_re_renders_an_existing_site(ws_reg, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """`zoo card` keeps cards/site/ in step (once it exists), so `zoo card --check` passes without `zoo site`."""
+    from zoo.cli import main
+
+    ws, reg = ws_reg
+    monkeypatch.setattr("zoo.registry.load_registry", lambda path: reg)
+    runner = CliRunner()
+    res = runner.invoke(main, ["-C", str(ws.root), "card", "--all", "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["site"] is None  # no site yet: none is created
+    assert not (ws.cards_dir / "site").exists()
+    assert runner.invoke(main, ["-C", str(ws.root), "site"]).exit_code == 0
+    verify = ws.variant_dir("slim_96d_4e_4p_full") / "verify.json"
+    doc = json.loads(verify.read_text())
+    doc["gate"]["measured"] = 0.9977  # a new measurement changes the card and the site's table
+    verify.write_text(json.dumps(doc))
+    assert check_cards(ws, reg)
+    res = runner.invoke(main, ["-C", str(ws.root), "card", "slim_96d_4e_4p_full", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["site"] == "cards/site/index.html"
+    assert "0.9977" in (ws.cards_dir / "site" / "index.html").read_text()
+    assert check_cards(ws, reg) == []
+    assert runner.invoke(main, ["-C", str(ws.root), "card", "--check"]).exit_code == 0

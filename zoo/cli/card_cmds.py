@@ -14,8 +14,13 @@ from zoo.cli._app import app, console, emit_json, json_option, main
 @json_option
 @click.pass_context
 def card(ctx: click.Context, names: tuple[str, ...], all_: bool, check: bool, as_json: bool) -> None:
-    """Render model cards: cards/NAME/README.md and the collection card cards/README.md."""
-    from zoo.cards import check_cards, write_cards
+    """Render model cards: cards/NAME/README.md and the collection card cards/README.md.
+
+    When cards/site/ already exists (`zoo site` was run), the static site is re-rendered too, so
+    `zoo card --check` stays green; with --check nothing is written. Local `file://` mirror paths
+    are shown shortened (`file://.../<last segment>`), as in the published manifest.json.
+    """
+    from zoo.cards import check_cards, render_site, write_cards
     from zoo.errors import UsageError
 
     a = app(ctx)
@@ -30,18 +35,23 @@ def card(ctx: click.Context, names: tuple[str, ...], all_: bool, check: bool, as
             console().print(f"[red]{len(stale)} card file(s) out of date:[/red]")
             for path in stale:
                 console().print(f"  {path}")
-            console().print("hint: run `zoo card --all` (and `zoo site`) and commit cards/")
+            console().print("hint: run `zoo card --all` (it re-renders an existing cards/site/ too) and commit cards/")
         else:
             console().print("cards are up to date")
         ctx.exit(1 if stale else 0)
     selected = [r.name for r in reg.select(names, all_=all_)]
     paths = write_cards(ws, reg, selected)
     rels = [str(p.relative_to(ws.root)) for p in paths]
+    # a site left as it was would make the next `zoo card --check` fail until `zoo site` runs
+    site = render_site(ws, reg) if (ws.cards_dir / "site").is_dir() else None
+    site_rel = str(site.relative_to(ws.root)) if site is not None else None
     if as_json:
-        emit_json({"schema_version": 1, "written": rels})
+        emit_json({"schema_version": 1, "written": rels, "site": site_rel})
     else:
         for rel in rels:
             console().print(f"wrote {rel}")
+        if site_rel:
+            console().print(f"re-rendered the site ({site_rel})")
 
 
 @main.command()
