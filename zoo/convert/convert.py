@@ -49,7 +49,8 @@ class SourceDigestMismatch(CheckpointError):
     """The checkpoint's sha256 is not the one the caller expected (e.g. recorded by `zoo pull`)."""
 
 
-_FLOAT_CODES = frozenset({"<f8", "<f4", "<f2", "bfloat16"})
+_FLOAT_CODES = frozenset({"<f8", "<f4", "<f2", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
+                          "float8_e5m2fnuz", "float8_e8m0fnu"})
 
 
 class _Src:

@@ -20,6 +20,11 @@ unpickler with our own opcode table:
   output).
 - Storages are zero-copy numpy views over an mmap of the file; tensor views honour offset/size/stride
   and are bounds-checked against the storage (which is bounds-checked against the archive).
+- Newer torch saves dtypes without a legacy typed storage (uint16/32/64, float8_*) as
+  `_rebuild_tensor_v3(untyped_storage, offset, size, stride, requires_grad, hooks, dtype[, metadata])`;
+  the dtype global (`torch.<name>`) resolves to an inert `TorchDtype` and the byte storage is
+  reinterpreted as that dtype (float8 through ml_dtypes). Dtypes numpy cannot hold (complex32, packed
+  or quantized ones) are refused with `UnsupportedDtype`, a clear "convert it first" error.
 - numpy is imported only when an array is first asked for: every check above is plain Python, so
   `zoo convert` on a checkpoint whose tensors are all contiguous f32 never pays numpy's import time.
 """
@@ -68,18 +73,47 @@ STORAGE_DTYPES: dict[str, str] = {
     "UntypedStorage": "u1",
 }
 ITEMSIZES: dict[str, int] = {"<f8": 8, "<f4": 4, "<f2": 2, "bfloat16": 2, "<i8": 8, "<i4": 4, "<i2": 2, "i1": 1,
-                             "u1": 1, "?": 1, "<c8": 8, "<c16": 16}
+                             "u1": 1, "?": 1, "<c8": 8, "<c16": 16, "<u2": 2, "<u4": 4, "<u8": 8,
+                             "float8_e4m3fn": 1, "float8_e5m2": 1, "float8_e4m3fnuz": 1, "float8_e5m2fnuz": 1,
+                             "float8_e8m0fnu": 1}
+# dtype codes that are ml_dtypes type names (imported lazily, only when such an array is built)
+ML_DTYPES_CODES = frozenset({"bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
+                             "float8_e8m0fnu"})
+
+# torch dtype global name (`torch.<name>`, the dtype argument of _rebuild_tensor_v3) -> dtype code;
+# None = a real torch dtype numpy/ml_dtypes cannot represent element for element (refused, clearly)
+TORCH_DTYPES: dict[str, str | None] = {
+    "float64": "<f8", "float32": "<f4", "float16": "<f2", "bfloat16": "bfloat16",
+    "int64": "<i8", "int32": "<i4", "int16": "<i2", "int8": "i1",
+    "uint64": "<u8", "uint32": "<u4", "uint16": "<u2", "uint8": "u1", "bool": "?",
+    "complex128": "<c16", "complex64": "<c8",
+    "float8_e4m3fn": "float8_e4m3fn", "float8_e5m2": "float8_e5m2", "float8_e4m3fnuz": "float8_e4m3fnuz",
+    "float8_e5m2fnuz": "float8_e5m2fnuz", "float8_e8m0fnu": "float8_e8m0fnu",
+    "complex32": None, "float4_e2m1fn_x2": None, "qint8": None, "quint8": None, "qint32": None,
+    "quint4x2": None, "quint2x4": None, "bits1x8": None, "bits2x4": None, "bits4x2": None, "bits8": None,
+    "bits16": None,
+    **{f"{kind}{n}": None for kind in ("int", "uint") for n in range(1, 8)},
+}
 
 
 def numpy_dtype(code: str) -> np.dtype[Any]:
     """The numpy dtype of a storage code (numpy, and ml_dtypes for bfloat16, imported on first use)."""
     import numpy as np
 
-    if code == "bfloat16":
+    if code in ML_DTYPES_CODES:
         import ml_dtypes
 
-        return np.dtype(ml_dtypes.bfloat16)
+        return np.dtype(getattr(ml_dtypes, code))
     return np.dtype(code)
+
+
+def _ml_dtypes_has(code: str) -> bool:
+    """Whether ml_dtypes is installed and knows `code` (float8_e8m0fnu needs ml_dtypes >= 0.5)."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return False
+    return hasattr(ml_dtypes, code)
 
 
 class StorageType:
@@ -144,6 +178,35 @@ class StubClass:
 
     def __repr__(self) -> str:
         return f"<stub {self.qualname}>"
+
+
+class TorchDtype(StubClass):
+    """What GLOBAL torch.<dtype> resolves to: an inert stub that knows its dtype code (None = unsupported).
+
+    A StubClass subclass so that everything accepting stubs (dict keys, hyperparameter values) still
+    does; it is simply not reported among the stubbed globals.
+    """
+
+    __slots__ = ("code",)
+
+    def __init__(self, name: str, code: str | None) -> None:
+        super().__init__("torch", name)
+        self.code = code
+
+
+_TORCH_DTYPE_GLOBALS = {("torch", name): TorchDtype(name, code) for name, code in TORCH_DTYPES.items()}
+
+
+class UnsupportedDtype(pickle.UnpicklingError):
+    """A valid tensor whose dtype we cannot represent (not corruption: `unpickle` gives it its own hint)."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+_CONVERT_FIRST = ("convert the tensor to float32 with torch first "
+                  "(e.g. `sd = {k: v.float() for k, v in sd.items()}`) and save again")
 
 
 class StubObject:
@@ -243,9 +306,13 @@ class TorchTensor:
             st = self.storage.array
             base = st[self.storage_offset :] if n else st[:0]
             itemsize = self.storage.itemsize
-            self._array = np.lib.stride_tricks.as_strided(
-                base, shape=self.shape, strides=tuple(x * itemsize for x in self.stride), writeable=False
-            )
+            strides = tuple(x * itemsize for x in self.stride)
+            if self.storage.code in ML_DTYPES_CODES:  # as_strided cannot round-trip some ml_dtypes (float8_e5m2)
+                self._array = np.lib.stride_tricks.as_strided(
+                    base.view(f"<u{itemsize}"), shape=self.shape, strides=strides, writeable=False
+                ).view(self.storage.dtype)
+            else:
+                self._array = np.lib.stride_tricks.as_strided(base, shape=self.shape, strides=strides, writeable=False)
         return self._array
 
     @property
@@ -394,6 +461,7 @@ class RestrictedUnpickler(pickle._Unpickler):
             ("collections", "OrderedDict"): _Allowed("collections.OrderedDict", self._make_ordered_dict),
             ("torch._utils", "_rebuild_tensor_v2"): _Allowed("torch._utils._rebuild_tensor_v2", self._rebuild_tensor),
             ("torch._utils", "_rebuild_tensor"): _Allowed("torch._utils._rebuild_tensor", self._rebuild_tensor),
+            ("torch._utils", "_rebuild_tensor_v3"): _Allowed("torch._utils._rebuild_tensor_v3", self._rebuild_tensor_v3),
             ("torch._utils", "_rebuild_parameter"): _Allowed("torch._utils._rebuild_parameter", self._rebuild_parameter),
             ("torch._utils", "_rebuild_parameter_with_state"): _Allowed(
                 "torch._utils._rebuild_parameter_with_state", self._rebuild_parameter
@@ -411,6 +479,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
             allowed[(mod, "scalar")] = _Allowed("numpy.core.multiarray.scalar", self._numpy_scalar)
         allowed[("numpy", "dtype")] = _Allowed("numpy.dtype", self._numpy_dtype)
+        allowed.update(_TORCH_DTYPE_GLOBALS)
         for name in STORAGE_DTYPES:
             allowed[("torch", name)] = StorageType(name)
             allowed[("torch.storage", name)] = StorageType(name)
@@ -529,6 +598,44 @@ class RestrictedUnpickler(pickle._Unpickler):
         requires_grad = bool(rest[0]) if rest and isinstance(rest[0], bool) else False
         self.tensors_seen += 1
         return TorchTensor(storage, offset, size, stride, requires_grad=requires_grad)
+
+    def _rebuild_tensor_v3(self, storage: Any, offset: Any, size: Any, stride: Any, requires_grad: Any = False,
+                           hooks: Any = None, dtype: Any = None, *rest: Any) -> TorchTensor:
+        """torch >= 2.1's rebuild for dtypes without a typed storage: the byte storage viewed as `dtype`."""
+        if not isinstance(storage, Storage):
+            raise pickle.UnpicklingError("tensor rebuilt from something that is not a storage")
+        if len(rest) > 1:
+            raise pickle.UnpicklingError(f"_rebuild_tensor_v3 on storage '{storage.key}' has too many arguments")
+        if not (isinstance(dtype, StubClass) and dtype.module == "torch"):
+            raise pickle.UnpicklingError(f"tensor on storage '{storage.key}' has a dtype that is not a torch dtype")
+        code = dtype.code if isinstance(dtype, TorchDtype) else None  # an unknown torch.<name>: a newer dtype
+        missing_ml = code is not None and code in ML_DTYPES_CODES and not _ml_dtypes_has(code)
+        if code is None or missing_ml:
+            name = self._pending_key()
+            raise UnsupportedDtype(
+                f"unsupported tensor dtype {dtype.qualname}" + (f" (tensor '{name}')" if name is not None else "")
+                + f" on storage '{storage.key}'" + (" (needs the ml_dtypes package)" if missing_ml else ""),
+                hint=(f"`pip install -U ml-dtypes`, or {_CONVERT_FIRST}" if missing_ml
+                      else f"numpy cannot hold this dtype; {_CONVERT_FIRST}"),
+            )
+        if code != storage.code:
+            if self.storages is None:
+                raise pickle.UnpicklingError("pickle refers to storages but no archive is open")
+            nbytes = storage.numel * storage.itemsize
+            storage = self.storages.storage(storage.key, code, nbytes // ITEMSIZES[code])
+        return self._rebuild_tensor(storage, offset, size, stride, requires_grad)
+
+    def _pending_key(self) -> str | None:
+        """The dict key the tensor being rebuilt is about to be stored under, when the stack shows one.
+
+        At REDUCE time the stack ends with the rebuild callables (v3, possibly under _rebuild_parameter
+        / _rebuild_from_type); in a SETITEM(S) run the key sits right below them. Used in messages only.
+        """
+        i = len(self.stack) - 1
+        while i >= 0 and isinstance(self.stack[i], _Allowed):
+            i -= 1
+        key = self.stack[i] if i >= 0 else None
+        return key[:200] if isinstance(key, str) else None
 
     @staticmethod
     def _rebuild_parameter(data: Any, requires_grad: Any = True, *rest: Any) -> Any:
@@ -772,6 +879,8 @@ def unpickle(data: bytes, *, storages: _StorageSource | None = None, max_bytes: 
         root = up.load()
     except CheckpointError:
         raise
+    except UnsupportedDtype as exc:
+        raise CheckpointError(f"{where}: {exc}", hint=exc.hint) from None
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{where}: {exc} (near byte {_pos(up)})", hint="the file is corrupt or hostile") from None
     except (Exception, RecursionError, MemoryError) as exc:
