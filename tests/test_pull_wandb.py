@@ -6,11 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from servers.wandb_server import WandbServer
+from servers.wandb_server import API_KEY, WandbServer
 from servers.workspaces import source_yaml, write_pull_workspace
 
 from zoo._io import sha256_bytes
@@ -114,6 +115,45 @@ def test_server_500_exits_3_with_the_service_message_then_retry_succeeds(tmp_pat
     assert pull(ws, "tiny")[0] == 0
 
 
+@pytest.mark.parametrize("status", [500, 403, 200])
+def test_graphql_error_reports_the_service_message_at_once(tmp_path: Path, wb: WandbServer, status: int,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GraphQL `errors` answer (any status, 200 included) on every operation: the service's words, fast."""
+    monkeypatch.setenv("ZOO_WANDB_TIMEOUT", "3")
+    wb.fail_graphql(f"database is down for maintenance (key {API_KEY})", status=status)
+    ws = write_pull_workspace(tmp_path / "ws", [source_yaml(URI, FILE)])
+    start = time.monotonic()
+    code, _, err = pull(ws, "tiny")
+    assert time.monotonic() - start < 2.5  # no waiting out the client's retries
+    assert code == 3 and len(err.strip().splitlines()) == 1, err
+    assert "database is down for maintenance" in err and (f"HTTP {status}" in err or status == 200)
+    assert "service process" not in err and API_KEY not in err and "Traceback" not in err
+
+
+def test_graphql_500_after_login_reports_the_service_message(tmp_path: Path, wb: WandbServer,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The artifact lookup keeps failing with 500 after a good login: the client gives up with its generic
+    text after ZOO_WANDB_TIMEOUT; the zoo asks the service itself and reports its message."""
+    monkeypatch.setenv("ZOO_WANDB_TIMEOUT", "1")
+    for op in ("ArtifactMembershipByName", "ArtifactByName"):
+        wb.fail_graphql("artifact index unavailable", status=500, operation=op)
+    ws = write_pull_workspace(tmp_path / "ws", [source_yaml(URI, FILE)])
+    start = time.monotonic()
+    code, _, err = pull(ws, "tiny")
+    assert time.monotonic() - start < 4
+    assert code == 3 and len(err.strip().splitlines()) == 1, err
+    assert "HTTP 500: artifact index unavailable" in err and "service process" not in err
+
+
+def test_transient_graphql_500_is_retried(tmp_path: Path, wb: WandbServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_HTTP_RETRIES", "1")
+    wb.fail_graphql("hiccup", status=500, operation="Viewer", times=1)
+    ws = write_pull_workspace(tmp_path / "ws", [source_yaml(URI, FILE)])
+    code, _, err = pull(ws, "tiny")
+    assert code == 0, err
+    assert [r.status for r in wb.requests if r.operation == "Viewer"][:2] == [500, 200]
+
+
 def test_missing_api_key_is_one_line(tmp_path: Path, wb: WandbServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WANDB_API_KEY")
     ws = write_pull_workspace(tmp_path / "ws", [source_yaml(URI, FILE)])
@@ -129,6 +169,7 @@ def test_wrong_api_key_exits_3(tmp_path: Path, wb: WandbServer, monkeypatch: pyt
     ws = write_pull_workspace(tmp_path / "ws", [source_yaml(URI, FILE)])
     code, _, err = pull(ws, "tiny")
     assert code == 3 and "Traceback" not in err
+    assert "refused the credentials" in err and "user is not logged in" in err
     assert "x" * 40 not in err  # never print the secret
 
 

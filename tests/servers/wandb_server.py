@@ -2,7 +2,8 @@
 
 It dispatches on the `query <Name>` text (the client sends an empty operationName), keeps artifacts
 in memory, resolves aliases (``latest`` -> the newest version), and can inject faults:
-`fail(...)` (500 or a truncated body mid-download) and `corrupt_digest(...)` (manifest md5 wrong).
+`fail(...)` (500 or a truncated body mid-download), `fail_graphql(...)` (a GraphQL `errors` body with
+any HTTP status, 200 included) and `corrupt_digest(...)` (manifest md5 wrong).
 Shapes follow the pydantic models in ``wandb/sdk/artifacts/_generated`` (tooling.md section 1).
 """
 
@@ -61,6 +62,16 @@ class ArtifactVersion:
         return hashlib.md5(lines.encode()).hexdigest()
 
 
+@dataclasses.dataclass
+class GraphQLFault:
+    """Answer matching GraphQL operations with a GraphQL error body (`status` may be 200)."""
+
+    message: str
+    status: int = 500
+    operation: str | None = None  # None: any operation
+    times: int = 1_000_000
+
+
 class WandbServer(LoopbackServer):
     """In-memory W&B: `add_artifact(...)` then point WANDB_BASE_URL at `url`."""
 
@@ -69,6 +80,7 @@ class WandbServer(LoopbackServer):
         self.api_key = api_key
         self.entity = entity
         self.versions: list[ArtifactVersion] = []
+        self.graphql_faults: list[GraphQLFault] = []
 
     # ------------------------------------------------------------------ data
     def add_artifact(
@@ -97,6 +109,21 @@ class WandbServer(LoopbackServer):
         for v in self.versions:
             if v.collection == collection and (version is None or f"v{v.index}" == version):
                 v.wrong_md5.add(file)
+
+    def fail_graphql(self, message: str, *, status: int = 500, operation: str | None = None,
+                     times: int = 1_000_000) -> GraphQLFault:
+        """Answer the next `times` GraphQL requests (only `operation` if given) with `{"errors": [...]}`."""
+        fault = GraphQLFault(message, status, operation, times)
+        self.graphql_faults.append(fault)
+        return fault
+
+    def _graphql_fault(self, op: str) -> GraphQLFault | None:
+        with self._lock:
+            for fault in self.graphql_faults:
+                if fault.times > 0 and fault.operation in (None, op):
+                    fault.times -= 1
+                    return fault
+        return None
 
     def _find(self, entity: str, project: str, name: str) -> ArtifactVersion | None:
         collection, _, alias = name.partition(":")
@@ -209,6 +236,9 @@ class WandbServer(LoopbackServer):
         variables = doc.get("variables") or {}
         if not self._authorized(req):
             return 401, {"errors": [{"message": "user is not logged in"}]}, {}
+        fault = self._graphql_fault(op)
+        if fault is not None:
+            return fault.status, {"errors": [{"message": fault.message, "path": [op]}], "data": None}, {}
         data = self._operation(op, variables)
         return 200, {"data": data}, {}
 
