@@ -77,7 +77,12 @@ def validate_remote_name(name: str, *, origin: str) -> str:
 
 
 def env_offline(kind: str) -> bool:
-    """Whether the environment forbids network access for this kind of source."""
+    """Whether the environment forbids network access for this kind of source.
+
+    `ZOO_OFFLINE` covers every network source; `HF_HUB_OFFLINE` and `WANDB_MODE=offline` their own.
+    """
+    if kind in ("hf", "wandb") and os.environ.get("ZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return True
     if kind == "hf":
         return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
     if kind == "wandb":

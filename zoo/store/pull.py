@@ -219,7 +219,8 @@ def _fetch_from_sources(
         raise RemoteError(
             f"{rec.name}: {want} is not in the cache and every source needs the network "
             f"({'; '.join(skipped)})",
-            hint="pull once without --offline (and without HF_HUB_OFFLINE / WANDB_MODE=offline), or add a file:// mirror",
+            hint="pull once without --offline (and without ZOO_OFFLINE / HF_HUB_OFFLINE / WANDB_MODE=offline), "
+            "or add a file:// mirror",
         )
     first = errors[0]
     if len(errors) == 1 and len(rec.provenance.sources) == 1:
