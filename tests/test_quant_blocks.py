@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,7 +144,8 @@ def test_ternary_file_checks() -> None:
     back = ternary_to_weights(tensors, meta)
     qkv = "predictor.transformer.layers.0.attn.to_qkv.weight"
     assert back[qkv].shape == w[qkv].shape
-    np.testing.assert_array_equal(back[qkv], tensors[f"{qkv}.codes"] * tensors[f"{qkv}.scales"][:, None])
+    qm = Ternary.quantize(w[qkv])
+    np.testing.assert_array_equal(back[qkv], qm.codes * tensors[f"{qkv}.scales"][:, None])
     missing = {k: v for k, v in tensors.items() if k != f"{qkv}.codes"}
     with pytest.raises(InputError, match=rf"'{qkv}\.codes' is missing"):
         ternary_to_weights(missing, meta, source="t.safetensors")
@@ -150,9 +153,76 @@ def test_ternary_file_checks() -> None:
         ternary_to_weights(tensors, {**meta, "quant": "{bad"})
     with pytest.raises(InputError, match="'format'"):
         ternary_to_weights(tensors, {})
-    wrong = {**tensors, f"{qkv}.codes": tensors[f"{qkv}.codes"] * 3}
-    with pytest.raises(InputError, match="outside"):
-        ternary_to_weights(wrong, meta)
+    unpacked = {**tensors, f"{qkv}.codes": qm.codes}  # a v1-style int8 matrix in a v2 file
+    with pytest.raises(InputError, match=rf"t.safetensors: tensor '{qkv}': codes int8\[96, 16\].*not uint8 \[out, 4\]"):
+        ternary_to_weights(unpacked, meta, source="t.safetensors")
+    short = {**tensors, f"{qkv}.codes": tensors[f"{qkv}.codes"][:, :3]}
+    with pytest.raises(InputError, match=rf"'{qkv}': codes uint8\[96, 3\]"):
+        ternary_to_weights(short, meta)
+    with pytest.raises(InputError, match=r"'ternary_in_features' has no valid input width for '.*'"):
+        ternary_to_weights(tensors, {**meta, "ternary_in_features": "{}"})
+    with pytest.raises(InputError, match="'format' is 'lewm-zoo-ternary/9'"):
+        ternary_to_weights(tensors, {**meta, "format": "lewm-zoo-ternary/9"})
     nan = {**w, qkv: np.full_like(w[qkv], np.nan)}
     with pytest.raises(InputError, match="finite 2-D"):
         quantize_ternary(nan, cfg)
+
+
+def test_ternary_packing_hand_made_row() -> None:
+    from zoo.quant.ternary import pack_ternary, unpack_ternary
+
+    # 7 weights (not a multiple of 4), every code; LSB-first 2-bit fields 00=-1 01=0 10=+1
+    row = np.array([[-1, 0, 1, 1, 0, -1, 1]], np.int8)
+    packed = pack_ternary(row)
+    assert packed.dtype == np.uint8 and packed.shape == (1, 2)
+    assert packed[0, 0] == 0b10_10_01_00  # fields 00, 01, 10, 10 from bit 0 up
+    assert packed[0, 1] == 0b01_10_00_01  # fields 01, 00, 10 + padding 01 (zero)
+    np.testing.assert_array_equal(unpack_ternary(packed, 7), row)
+    # field 11 is read as 0
+    assert unpack_ternary(np.array([[0b11_11_11_11]], np.uint8), 4).tolist() == [[0, 0, 0, 0]]
+    codes = np.random.default_rng(1).integers(-1, 2, (5, 1001)).astype(np.int8)
+    for n in (0, 1, 2, 3, 4, 5, 1001):
+        assert pack_ternary(codes[:, :n]).shape == (5, -(-n // 4))
+        np.testing.assert_array_equal(unpack_ternary(pack_ternary(codes[:, :n]), n), codes[:, :n])
+    with pytest.raises(ValueError, match="-1, 0 or \\+1"):
+        pack_ternary(np.array([[2]], np.int8))
+
+
+def test_ternary_file_is_packed_and_reads_v1(tmp_path: Path) -> None:
+    from safetensors.numpy import load_file, save
+
+    from zoo.formats.lewm_config import LeWMConfig
+    from zoo.quant.synthetic import synthetic_weights
+    from zoo.quant.ternary import quantize_ternary, ternary_to_weights, write_ternary
+
+    cfg = LeWMConfig(
+        encoder_hidden=16, encoder_layers=1, encoder_heads=2, encoder_inter=32, predictor_hidden=16,
+        predictor_layers=2, predictor_inner_dim=30, predictor_heads=1, predictor_inter=42, latent_dim=16,
+        action_input_dim=10, projector_hidden=32, image_size=28,
+    )  # fmt: skip
+    w = synthetic_weights(cfg, 2)
+    tensors, meta = quantize_ternary(w, cfg)
+    plan = json.loads(meta["quant"])
+    assert meta["format"] == "lewm-zoo-ternary/2" and "LSB-first" in meta["packing"]
+    saved = 0
+    for name, qtype in plan.items():
+        out_f, in_f = w[name].shape
+        want = (np.uint8, (out_f, -(-in_f // 4))) if qtype == "ternary" else (np.int8, (out_f, in_f))
+        assert (tensors[f"{name}.codes"].dtype, tensors[f"{name}.codes"].shape) == want, name
+        saved += out_f * in_f - tensors[f"{name}.codes"].nbytes
+    back = ternary_to_weights(tensors, meta)
+    # version 1 (unpacked int8 codes) still reads, to the same numbers
+    v1 = dict(tensors)
+    for name, qtype in plan.items():
+        if qtype == "ternary":
+            v1[f"{name}.codes"] = Ternary.quantize(w[name]).codes
+    back1 = ternary_to_weights(v1, {"format": "lewm-zoo-ternary/1", "quant": meta["quant"]})
+    assert back.keys() == back1.keys() and all(np.array_equal(back[k], back1[k]) for k in back)
+    # size: the packed file is smaller than the unpacked layout by ~3/4 of the ternary code bytes
+    write_ternary(tmp_path / "a.safetensors", w, cfg)
+    size_v1 = len(save({k: v1[k] for k in sorted(v1)}, metadata={"format": "lewm-zoo-ternary/1", "quant": meta["quant"]}))
+    assert size_v1 - (tmp_path / "a.safetensors").stat().st_size >= saved - 1024
+    # deterministic bytes
+    write_ternary(tmp_path / "b.safetensors", w, cfg)
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+    assert set(load_file(tmp_path / "a.safetensors")) == set(tensors)
