@@ -144,6 +144,22 @@ class VariantFacts:
     bench: dict[str, Any] | None
     esp32_memory: dict[str, Any] | None = None  # targets/esp32/memory.json (flash/RAM vs limits)
     target_checks: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # manifest targets.T.check
+    # uncertain architecture fields as conversion recorded them (manifest of the f32 reference):
+    # {field: {"declared": registry value, "measured": checkpoint value}}
+    measured_arch: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def arch_value(self, field: str) -> Any:
+        """The architecture value that holds: the checkpoint's when conversion measured it, else the record's."""
+        entry = self.measured_arch.get(field)
+        if isinstance(entry, dict) and "measured" in entry:
+            return entry["measured"]
+        return getattr(self.record.architecture, field)
+
+    def arch_text(self, field: str) -> str:
+        """`12 (declared 6)` when the checkpoint disagrees with the registry, else the value."""
+        value = self.arch_value(field)
+        declared = getattr(self.record.architecture, field)
+        return f"{value} (declared {declared})" if value != declared else str(value)
 
     @property
     def name(self) -> str:
@@ -269,6 +285,8 @@ def variant_facts(workspace: Workspace, registry: Registry, name: str) -> Varian
     if "esp32" in targets:
         esp32_memory = read_checked(vdir / ESP32_MEMORY, REPORT_SHAPE, f"rebuild it: zoo build {name} --target esp32")
     verify = read_checked(vdir / VERIFY_FILE, VERIFY_SHAPE, f"measure again: zoo verify {name}")
+    config_rec = ref_manifest.artifacts.get("config.json")
+    measured = config_rec.get("uncertain_fields") if isinstance(config_rec, dict) else None
     return VariantFacts(
         record=rec,
         hub_path=hub_path(registry.collection, name),
@@ -285,6 +303,8 @@ def variant_facts(workspace: Workspace, registry: Registry, name: str) -> Varian
         bench=read_checked(vdir / BENCH_FILE, BENCH_SHAPE, f"measure again: zoo bench {name} --save"),
         esp32_memory=esp32_memory,
         target_checks=checks,
+        measured_arch={str(k): v for k, v in measured.items() if isinstance(v, dict)} if isinstance(measured, dict)
+        else {},
     )
 
 

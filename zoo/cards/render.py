@@ -127,11 +127,23 @@ def _env() -> jinja2.Environment:
 # ----------------------------------------------------------------------------- contexts
 
 
+# Short forms of the claim kinds (records.SIZE_KINDS / COSINE_KINDS) for table cells.
+KIND_SHORT = {"file": "file size", "formula": "formula estimate", "mib": "MiB", "other-config": "other configuration",
+              "derived": "derived by the zoo", "approximate": "approximate", "gates": "no stored weights",
+              "measured": "as measured", "other-source": "other source"}
+
+
 def _claims(facts: VariantFacts) -> dict[str, str]:
+    """The claimed numbers as the card prints them, each followed by its kind: `54.6 MB (formula estimate)`."""
     c = facts.record.claims
     size = c.size_text or (fmt_size(c.size_bytes) if c.size_bytes else None)
     cos = c.cosine_text or (f"{c.cosine}" if c.cosine is not None else None)
-    return {"size": size or "—", "cosine": cos or "—", "params": c.params or "—", "source": c.source or ""}
+    if size and c.size_kind:
+        size = f"{size} ({KIND_SHORT.get(c.size_kind, c.size_kind)})"
+    if cos and c.cosine is not None and c.cosine_kind:
+        cos = f"{cos} ({KIND_SHORT.get(c.cosine_kind, c.cosine_kind)})"
+    return {"size": size or "—", "cosine": cos or "—", "params": c.params or "—", "source": c.source or "",
+            "size_kind": c.size_label or "", "cosine_kind": (c.cosine_label or "") if c.cosine is not None else ""}
 
 
 def _metric_rows(facts: VariantFacts) -> list[dict[str, Any]]:
@@ -211,7 +223,7 @@ def variant_context(registry: Registry, facts: VariantFacts) -> dict[str, Any]:
         "fpga_claims": FPGA_CLAIMS,
         "esp32": esp32_section(facts),
         "other_targets": {t: a for t, a in facts.targets.items() if t not in ("esp32", "fpga")},
-        "arch_rows": _arch_rows(rec),
+        "arch_rows": _arch_rows(facts),
         "parent_hub_path": hub_path(col, facts.parent.name) if facts.parent else None,
         "base_model": hub_repo_id(col, facts.parent.name) if facts.parent else None,
         "citations": col.citations,
@@ -219,17 +231,37 @@ def variant_context(registry: Registry, facts: VariantFacts) -> dict[str, Any]:
     }
 
 
-def _arch_rows(rec: Any) -> list[tuple[str, Any]]:
-    a = rec.architecture
+def _arch_value(facts: VariantFacts, field: str) -> str:
+    """A field as the card shows it: `declared 6, checkpoint 12` when they differ; uncertain ones say so."""
+    a = facts.record.architecture
+    declared = getattr(a, field)
+    entry = facts.measured_arch.get(field)
+    if isinstance(entry, dict) and "measured" in entry:
+        got = entry["measured"]
+        if got != declared:
+            return f"declared {declared}, checkpoint {got}"
+        return f"{declared} (uncertain in the registry; the checkpoint agrees)"
+    if field in a.uncertain:
+        return f"{declared} (declared, uncertain: measured at conversion)"
+    return str(declared)
+
+
+def _arch_rows(facts: VariantFacts) -> list[tuple[str, Any]]:
+    a = facts.record.architecture
+
+    def v(field: str) -> str:
+        return _arch_value(facts, field)
+
+    pattern = facts.arch_value("block_pattern")
     rows: list[tuple[str, Any]] = [
-        ("encoder", f"{a.encoder_kind}" + (f" (blocks {a.block_pattern})" if a.block_pattern else "")),
-        ("latent dim D", a.latent_dim),
-        ("encoder layers / hidden / heads / MLP", f"{a.encoder_layers} / {a.encoder_hidden} / {a.encoder_heads} / {a.encoder_inter}"),
-        ("predictor layers / hidden / heads / MLP", f"{a.predictor_layers} / {a.predictor_hidden} / {a.predictor_heads} / {a.predictor_inter}"),
-        ("predictor attention inner dim", a.predictor_inner_dim),
-        ("meta tokens", a.meta_tokens),
-        ("projector hidden", a.projector_hidden),
-        ("action input dim", a.action_input_dim),
+        ("encoder", f"{a.encoder_kind}" + (f" (blocks {pattern})" if pattern else "")),
+        ("latent dim D", v("latent_dim")),
+        ("encoder layers / hidden / heads / MLP", f"{v('encoder_layers')} / {v('encoder_hidden')} / {a.encoder_heads} / {v('encoder_inter')}"),
+        ("predictor layers / hidden / heads / MLP", f"{v('predictor_layers')} / {v('predictor_hidden')} / {a.predictor_heads} / {v('predictor_inter')}"),
+        ("predictor attention inner dim", v("predictor_inner_dim")),
+        ("meta tokens", v("meta_tokens")),
+        ("projector hidden", v("projector_hidden")),
+        ("action input dim", v("action_input_dim")),
         ("input image", "224×224 RGB, 14×14 patches"),
     ]
     return rows

@@ -53,6 +53,12 @@ def render_pull_table(outcomes: list[Any]) -> None:
     for o in outcomes:
         for note in o.fetch.skipped:
             console().print(f"[yellow]note[/]: {o.root}: {note}")
+    shown: set[str] = set()
+    for o in outcomes:  # an uncertain architecture field the checkpoint measured differently: one line each
+        for warning in getattr(o, "warnings", ()):
+            if warning not in shown:
+                shown.add(warning)
+                console().print(f"[yellow]warning[/]: {warning}", highlight=False, soft_wrap=True)
 
 
 def _size(n: int) -> str:

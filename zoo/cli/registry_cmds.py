@@ -120,6 +120,8 @@ def show_variant(ctx: click.Context, name: str, as_json: bool) -> None:
     data["f32_root"] = reg.f32_root(rec).name
     data["children"] = [c.name for c in reg.children(rec.name)]
     data["status"] = _local_status(ws, rec.name)
+    measured = measured_architecture(ws, reg, rec)
+    data["architecture_measured"] = measured
     if as_json:
         emit_json(data)
         return
@@ -127,3 +129,31 @@ def show_variant(ctx: click.Context, name: str, as_json: bool) -> None:
     from rich.pretty import Pretty
 
     console().print(Panel(Pretty(data, expand_all=True), title=f"{rec.name} ({reg.path.name}:{rec.line})"))
+    for line in architecture_differences(rec, measured, reg.path.name):
+        console().print(line, highlight=False, soft_wrap=True)
+
+
+def measured_architecture(ws: Any, reg: Any, rec: Any) -> dict[str, Any]:
+    """Uncertain architecture fields as the f32 root's conversion recorded them ({} before conversion)."""
+    from zoo.store.manifest import VariantManifest
+
+    root = reg.f32_root(rec)
+    entry = VariantManifest.load(ws.variant_dir(root.name)).artifacts.get("config.json")
+    got = entry.get("uncertain_fields") if isinstance(entry, dict) else None
+    return {str(k): v for k, v in got.items() if isinstance(v, dict)} if isinstance(got, dict) else {}
+
+
+def architecture_differences(rec: Any, measured: dict[str, Any], registry_name: str) -> list[str]:
+    """`encoder_layers: declared 6, checkpoint 12 ...` for each uncertain field; unmeasured ones say so."""
+    lines = []
+    for field in rec.architecture.uncertain:
+        declared = getattr(rec.architecture, field)
+        where = f"{registry_name}:{rec.architecture_line(field)}"
+        entry = measured.get(field)
+        if isinstance(entry, dict) and "measured" in entry:
+            got = entry["measured"]
+            state = f"declared {declared}, checkpoint {got}" if got != declared else f"{declared} (checkpoint agrees)"
+            lines.append(f"{field}: {state} (uncertain in the registry, {where}; later stages use the checkpoint's)")
+        else:
+            lines.append(f"{field}: declared {declared}, uncertain ({where}); measured when the checkpoint is converted")
+    return lines

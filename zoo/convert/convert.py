@@ -96,6 +96,8 @@ class ConversionResult:
     unknown: list[str]
     up_to_date: bool = False
     known_safetensors_sha256: str | None = None  # set when already known (manifest); else hashed on first use
+    # uncertain registry fields: {field: {"declared": registry value, "measured": checkpoint value}}
+    uncertain: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @property
     def safetensors_sha256(self) -> str:
@@ -247,23 +249,74 @@ def check_shapes(shapes: dict[str, tuple[int, ...]], cfg: LeWMConfig, *, where: 
                               + (f" (+{len(extra) - 1} more)" if len(extra) > 1 else ""))
 
 
-def reconcile(detected: LeWMConfig, notes: list[str], expected: LeWMConfig | None, *, where: str
-              ) -> tuple[LeWMConfig, list[str]]:
-    """Cross-check with the registry's config: shape fields must agree; undecidable ones come from the registry."""
+# config.json field -> registry architecture field (None: not declared by a record; fixed or derived)
+CONFIG_TO_ARCH: dict[str, str | None] = {
+    "encoder_type": "encoder_kind", "encoder_hidden": "encoder_hidden", "encoder_layers": "encoder_layers",
+    "encoder_inter": "encoder_inter", "meta_tokens": "meta_tokens", "predictor_hidden": "predictor_hidden",
+    "predictor_layers": "predictor_layers", "predictor_inner_dim": "predictor_inner_dim",
+    "predictor_inter": "predictor_inter", "latent_dim": "latent_dim", "action_dim": None,
+    "action_input_dim": "action_input_dim", "projector_hidden": "projector_hidden", "has_input_proj": None,
+    "has_cond_proj": None, "history_size": None,
+}
+# config.json key recording, per uncertain architecture field, what the registry declared and what the
+# checkpoint measured (also in the manifest's config.json record); readers of config.json ignore it
+UNCERTAIN_KEY = "uncertain_fields"
+
+
+def reconcile(detected: LeWMConfig, notes: list[str], expected: LeWMConfig | None, *, where: str,
+              uncertain: Iterable[str] = (), lines: dict[str, str] | None = None, variant: str | None = None,
+              ) -> tuple[LeWMConfig, list[str], dict[str, dict[str, Any]]]:
+    """Cross-check with the registry's config: shape fields must agree; undecidable ones come from the registry.
+
+    Fields in `uncertain` (registry architecture names) take the checkpoint's value, with one warning
+    line when it differs. Returns (config, warnings, {uncertain field: {"declared", "measured"}}).
+    `lines`: registry architecture field -> "registry.yaml:LINE" to name in a mismatch error.
+    """
     if expected is None:
-        return detected, [n + "; pass the registry record to confirm" for n in notes]
-    problems = []
+        return detected, [n + "; pass the registry record to confirm" for n in notes], {}
+    unsure = set(uncertain)
+    lines = lines or {}
+    problems: list[str] = []
+    warnings: list[str] = []
+    measured: dict[str, dict[str, Any]] = {}
+    who = f"{variant}: " if variant else ""
+
+    def at(arch_field: str | None) -> str:
+        loc = lines.get(arch_field or "") or lines.get("")
+        return f" at {loc}" if loc else ""
+
+    def accept(arch_field: str, got: Any, want: Any) -> None:
+        measured[arch_field] = {"declared": want, "measured": got}
+        if got != want:
+            warnings.append(f"{who}{arch_field}: registry declares {want!r} (uncertain{at(arch_field)}), "
+                            f"checkpoint has {got!r}; using {got!r}")
+
+    mismatched: set[str] = set()
     for name in SHAPE_FIELDS:
         got, want = getattr(detected, name), getattr(expected, name)
-        if got != want:
-            problems.append(f"{name}={got!r} (registry says {want!r})")
-    if detected.layer_kinds() != expected.layer_kinds():
-        problems.append(f"block_pattern={''.join(detected.layer_kinds())!r} "
-                        f"(registry says {''.join(expected.layer_kinds())!r})")
+        arch_field = CONFIG_TO_ARCH.get(name)
+        if arch_field in unsure:
+            accept(arch_field, got, want)
+            mismatched.add(name)
+            continue
+        if got == want:
+            continue
+        if name in ("has_input_proj", "has_cond_proj") and mismatched & {"latent_dim", "predictor_hidden"}:
+            continue  # follows from the latent / predictor widths, already handled
+        mismatched.add(name)
+        problems.append(f"{name}={got!r} (registry says {want!r}{at(arch_field)})")
+    depth = detected.encoder_layers if "encoder_layers" in unsure else expected.encoder_layers
+    want_kinds = dataclasses.replace(expected, encoder_layers=depth).layer_kinds()
+    got_kinds = detected.layer_kinds()
+    if "block_pattern" in unsure:
+        accept("block_pattern", "".join(got_kinds), "".join(want_kinds))
+    elif got_kinds != want_kinds and len(got_kinds) == len(want_kinds):  # other lengths: encoder_layers above
+        problems.append(f"block_pattern={''.join(got_kinds)!r} (registry says {''.join(want_kinds)!r}"
+                            f"{at('block_pattern')})")
     if problems:
         raise CheckpointError(f"{where}: checkpoint shapes disagree with the registry record: " + "; ".join(problems),
-                              hint="fix the record's architecture in registry.yaml or pull the right checkpoint")
-    warnings = []
+                              hint="change that registry line to the checkpoint's value, mark the field "
+                                   "`architecture.uncertain` if the registry cannot know it, or pull the right checkpoint")
     updates: dict[str, Any] = {}
     for name in UNDECIDABLE_FIELDS:
         got, want = getattr(detected, name), getattr(expected, name)
@@ -273,7 +326,26 @@ def reconcile(detected: LeWMConfig, notes: list[str], expected: LeWMConfig | Non
     cfg = dataclasses.replace(detected, **updates)
     if cfg.encoder_hidden % cfg.encoder_heads or cfg.predictor_inner_dim % cfg.predictor_heads:
         raise CheckpointError(f"{where}: heads ({cfg.encoder_heads}/{cfg.predictor_heads}) do not divide the widths")
-    return cfg, warnings
+    return cfg, warnings, dict(sorted(measured.items()))
+
+
+def config_text(cfg: LeWMConfig, measured: dict[str, dict[str, Any]] | None = None) -> str:
+    """config.json bytes: the config, plus the declared-vs-measured record of uncertain fields when any."""
+    if not measured:
+        return cfg.to_json()
+    data = cfg.to_dict()
+    data[UNCERTAIN_KEY] = measured
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def read_uncertain(config_path: Path) -> dict[str, dict[str, Any]]:
+    """The declared-vs-measured record a conversion wrote into config.json ({} when none or unreadable)."""
+    try:
+        data = json.loads(Path(config_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    got = data.get(UNCERTAIN_KEY) if isinstance(data, dict) else None
+    return {str(k): v for k, v in got.items() if isinstance(v, dict)} if isinstance(got, dict) else {}
 
 
 # -- safetensors writing ---------------------------------------------------------------------------
@@ -403,6 +475,9 @@ def convert_checkpoint(
     source_sha256: str | None = None,
     verify_source_sha256: str | None = None,
     source_hasher: FileHasher | None = None,
+    uncertain: Iterable[str] = (),
+    registry_lines: dict[str, str] | None = None,
+    variant: str | None = None,
 ) -> ConversionResult:
     """Convert one checkpoint into `out_dir/lejepa_weights.safetensors` + `out_dir/config.json`.
 
@@ -412,10 +487,13 @@ def convert_checkpoint(
     before anything is committed.
     `source_hasher`: a `FileHasher` the caller already started on `path` (the CLI starts it before
     importing this module); otherwise one is started here unless the digest is given.
+    `uncertain`: registry architecture fields the checkpoint decides (see `reconcile`); `registry_lines`
+    maps architecture fields to "registry.yaml:LINE" for mismatch messages; `variant` names the record.
     """
     src = Path(path)
     try:
-        return _convert(src, out_dir, expected, source_sha256, verify_source_sha256, source_hasher)
+        return _convert(src, out_dir, expected, source_sha256, verify_source_sha256, source_hasher,
+                        uncertain=tuple(uncertain), lines=registry_lines, variant=variant)
     except CheckpointError as exc:
         if verify_source_sha256 and not isinstance(exc, SourceDigestMismatch):
             # the conversion failed: if the file also changed since it was pulled, that is the real news
@@ -466,7 +544,9 @@ def _release_previous(fd: int | None) -> None:
 
 
 def _convert(src: Path, out_dir: str | Path, expected: LeWMConfig | None, source_sha256: str | None,
-             verify_source_sha256: str | None, source_hasher: FileHasher | None = None) -> ConversionResult:
+             verify_source_sha256: str | None, source_hasher: FileHasher | None = None, *,
+             uncertain: tuple[str, ...] = (), lines: dict[str, str] | None = None,
+             variant: str | None = None) -> ConversionResult:
     hasher = None
     if source_sha256 is None:
         hasher = source_hasher or (_FileHasher(src) if _HASH_MODE == "thread" else None)
@@ -476,7 +556,8 @@ def _convert(src: Path, out_dir: str | Path, expected: LeWMConfig | None, source
     shapes = {name: tuple(int(x) for x in s.shape) for name, s in tensors.items()}
     detected, notes = detect_config(shapes, hybrid=hybrid, where=where)
     check_shapes(shapes, detected, where=where)
-    cfg, warnings = reconcile(detected, notes, expected, where=where)
+    cfg, warnings, measured = reconcile(detected, notes, expected, where=where, uncertain=uncertain, lines=lines,
+                                        variant=variant)
     for name, item in tensors.items():
         if not item.is_float:
             raise CheckpointError(f"{where}: tensor '{name}' has dtype {item.array.dtype}, expected a float type")
@@ -507,7 +588,7 @@ def _convert(src: Path, out_dir: str | Path, expected: LeWMConfig | None, source
     try:
         write_safetensors(st_path, tensors, metadata, source=src, late_metadata=late, source_hash=source_hash)
         digest = digests["source"]
-        cfg_text = cfg.to_json()
+        cfg_text = config_text(cfg, measured)
         atomic_write_text(cfg_path, cfg_text)
     finally:
         _release_previous(previous)
@@ -522,6 +603,7 @@ def _convert(src: Path, out_dir: str | Path, expected: LeWMConfig | None, source
         tensor_count=len(tensors),
         dropped=dropped,
         unknown=unknown,
+        uncertain=measured,
     )
 
 
@@ -569,6 +651,13 @@ def convert_variant(workspace: Any, registry: Any, record: Any) -> ConversionRes
     candidate = all(rec and rec.get("produced_by") == CONVERTER_VERSION and (vdir / rel).is_file()
                     and (known is None or rec.get("inputs") == {rel_src: known}) for rel, rec in recorded.items())
     expected_cfg = architecture_to_config(record.architecture)
+    uncertain = tuple(record.architecture.uncertain)
+    reg_file = _registry_display(getattr(registry, "path", None))
+    lines = {field: f"{reg_file}:{line}" for field, line in record.architecture_lines.items() if line} \
+        if reg_file else {}
+    if not lines.get("") and reg_file and record.line:
+        lines[""] = f"{reg_file}:{record.line}"
+    kwargs: dict[str, Any] = {"uncertain": uncertain, "registry_lines": lines, "variant": record.name}
     if candidate:
         digest = sha256_file(ckpt_path)
         if known and known != digest:
@@ -582,12 +671,13 @@ def convert_variant(workspace: Any, registry: Any, record: Any) -> ConversionRes
                 config=LeWMConfig.from_file(vdir / CONFIG_FILE), warnings=[],
                 known_safetensors_sha256=st_rec["sha256"], config_sha256=cfg_rec["sha256"], source_sha256=digest,
                 source_kind=str(st_rec.get("source_format", "")), tensor_count=0, dropped=[], unknown=[],
-                up_to_date=True,
+                up_to_date=True, uncertain=read_uncertain(vdir / CONFIG_FILE),
             )
-        result = convert_checkpoint(ckpt_path, vdir, expected=expected_cfg, source_sha256=digest)
+        result = convert_checkpoint(ckpt_path, vdir, expected=expected_cfg, source_sha256=digest, **kwargs)
     else:
         try:
-            result = convert_checkpoint(ckpt_path, vdir, expected=expected_cfg, verify_source_sha256=known)
+            result = convert_checkpoint(ckpt_path, vdir, expected=expected_cfg, verify_source_sha256=known,
+                                        **kwargs)
         except SourceDigestMismatch as exc:
             raise CheckpointError(exc.message.replace("the expected", "the manifest's"),
                                   hint=f"the pulled file changed; run `zoo pull {record.name}` again") from None
@@ -597,5 +687,18 @@ def convert_variant(workspace: Any, registry: Any, record: Any) -> ConversionRes
         st_rec = manifest.record_artifact(SAFETENSORS_FILE, kind="safetensors", produced_by=produced,
                                           inputs={rel_src: digest}, source_format=result.source_kind)
         result.known_safetensors_sha256 = st_rec["sha256"]
-        manifest.record_artifact(CONFIG_FILE, kind="config", produced_by=produced, inputs={rel_src: digest})
+        extra = {UNCERTAIN_KEY: result.uncertain} if result.uncertain else {}
+        manifest.record_artifact(CONFIG_FILE, kind="config", produced_by=produced, inputs={rel_src: digest}, **extra)
     return result
+
+
+def _registry_display(path: Any) -> str | None:
+    """How a mismatch message names registry.yaml: relative to the working directory when inside it."""
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        rel = os.path.relpath(p)
+    except ValueError:
+        return str(p)
+    return str(p) if rel.startswith("..") else rel

@@ -24,12 +24,23 @@ DEMO_ROOTS: dict[str, int] = {  # f32 root -> weight seed
     "baseline_192d_6e_6p": 192,
 }
 SYNTHETIC_NOTE = "synthetic weights (zoo demo)"
+# Architecture fields where the demo's checkpoint deliberately differs from the registry's declared value.
+# Only fields the real record marks `uncertain` may appear (conversion refuses any other mismatch).
+# The baseline's encoder depth: synapse assumes 6 layers, but upstream vit_hf("tiny") builds 12 and the
+# size of synapse's own web weights file matches 12 (spec §8 item 1), so the demo builds the depth the
+# evidence favours; with the registry declaring 6 + uncertain, every demo run exercises the measured path
+# (conversion takes 12, warns, and every later stage follows config.json).
+DEMO_ARCHITECTURE: dict[str, dict[str, Any]] = {
+    "baseline_192d_6e_6p": {"encoder_layers": 12},
+}
 
 # Gates whose real-registry numbers describe trained weights and do not hold for seeded random weights:
 # variant -> (expected_cosine, tolerance); every override is labelled in the record's verification notes.
-# Measured on the demo seeds, every real gate holds (lowest margin: slim_96d_4e_4p_full rollout@20 0.99615
-# vs 0.9932; baseline_q4_full 0.98913 vs 0.88), so no override is needed today.
-SYNTHETIC_GATES: dict[str, tuple[float, float]] = {}
+# Measured on the demo seeds at the true architectures (slim J=1024, 12-layer baseline): slim_96d_4e_4p_full
+# rollout@20 is 0.99268, just under the real gate's 0.9932 (the card's 0.9982 is a trained model's Q4-predictor-
+# only figure; random weights drift more over 20 steps with an INT8 encoder), so that gate gets 0.01 of
+# tolerance here. Every other real gate holds (e.g. baseline_q4_full 0.98028 vs 0.88).
+SYNTHETIC_GATES: dict[str, tuple[float, float]] = {"slim_96d_4e_4p_full": (0.9982, 0.01)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +102,7 @@ def build_mirror(mirror_dir: Path, registry: Any) -> list[MirrorEntry]:
         path = directory / file
         scratch = directory / ".build"
         # same file name inside the scratch dir: the zip's internal prefix is the file's stem
-        fresh = write_synthetic_checkpoint(scratch / file, rec.architecture, seed, kind="object")
+        fresh = write_synthetic_checkpoint(scratch / file, demo_architecture(rec), seed, kind="object")
         digest = sha256_file(fresh)
         if path.is_file() and sha256_file(path) == digest and (directory / MIRROR_MANIFEST).is_file():
             fresh.unlink()
@@ -102,6 +113,16 @@ def build_mirror(mirror_dir: Path, registry: Any) -> list[MirrorEntry]:
         shutil.rmtree(scratch, ignore_errors=True)
         entries.append(MirrorEntry(root, art, file, directory, digest, path.stat().st_size))
     return entries
+
+
+def demo_architecture(rec: Any) -> Any:
+    """The architecture the demo's checkpoint for `rec` has: the record's, with DEMO_ARCHITECTURE applied."""
+    overrides = DEMO_ARCHITECTURE.get(rec.name, {})
+    sure = sorted(set(overrides) - set(rec.architecture.uncertain))
+    if sure:
+        raise UsageError(f"demo: {rec.name}.{sure[0]} differs from the registry but is not marked uncertain",
+                         hint="add it to architecture.uncertain in registry.yaml or drop the demo override")
+    return dataclasses.replace(rec.architecture, **overrides)
 
 
 def demo_variant_names(registry: Any) -> list[str]:

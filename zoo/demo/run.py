@@ -86,7 +86,9 @@ def step_pull(ctx: DemoContext) -> str:
     roots = _records(ctx, ("safetensors-f32",))
     ctx.pulled = pull_variants(ctx.workspace, ctx.registry, roots, progress=progress)
     cached = sum(1 for o in ctx.pulled if o.fetch.cached)
-    return f"{len(ctx.pulled)} checkpoints fetched and checked ({cached} from cache), converted to safetensors"
+    warned = sorted({w for o in ctx.pulled for w in getattr(o, "warnings", ())})
+    return (f"{len(ctx.pulled)} checkpoints fetched and checked ({cached} from cache), converted to safetensors"
+            + "".join(f"; warning: {w}" for w in warned))
 
 
 def step_quantize(ctx: DemoContext) -> str:

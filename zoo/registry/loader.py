@@ -210,7 +210,7 @@ def _schema_problem(tree: Any, err: Any) -> Problem:
         return Problem(line, col, f"{where}: expected {want_s}, got {_j(err.instance)}", None)
     if v == "enum":
         allowed = ", ".join(_j(x) for x in err.validator_value)
-        return Problem(line, col, f"{where}: {_j(err.instance)} is not allowed", f"one of {allowed}")
+        return Problem(line, col, f"{where}: {_j(err.instance)} is not allowed", _enum_hint(path, err, allowed))
     if v == "const":
         return Problem(line, col, f"{where}: must be {_j(err.validator_value)}", None)
     if v == "pattern":
@@ -220,6 +220,21 @@ def _schema_problem(tree: Any, err: Any) -> Problem:
     if v == "propertyNames":
         return Problem(line, col, f"{where}: bad variant name: {err.message}", "letters, digits and _ only")
     return Problem(line, col, f"{where}: {err.message}", None)
+
+
+def _enum_hint(path: list[Any], err: Any, allowed: str) -> str:
+    """`one of ...`, led by a did-you-mean for a misspelt name (and why heads cannot be uncertain)."""
+    value = err.instance
+    if not isinstance(value, str):
+        return f"one of {allowed}"
+    in_uncertain = len(path) >= 2 and path[-2] == "uncertain"
+    if in_uncertain and value in _ARCH_FIELDS:
+        why = ("shapes cannot tell head counts; conversion always takes them from the registry"
+               if value.endswith("_heads") else "it is not a measurement; fix the declared value")
+        return f"'{value}' cannot be uncertain: {why}; one of {allowed}"
+    names = [x for x in err.validator_value if isinstance(x, str)]
+    close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
+    return f"did you mean {close[0]}? one of {allowed}" if close else f"one of {allowed}"
 
 
 def _load_with_node(text: str) -> tuple[Any, Any]:
@@ -312,6 +327,17 @@ def _cross_problems(tree: Any, data: dict[str, Any]) -> list[Problem]:
             Problem(line, col, f"variants.{first}.parent: parent cycle {' -> '.join([*ordered, first])}",
                     "a derived variant must end at an f32 variant")
         )
+    # target options only for declared targets
+    for name, rec in variants.items():
+        if not isinstance(rec, dict) or not isinstance(rec.get("target_options"), dict):
+            continue
+        targets = rec.get("targets")
+        declared: list[Any] = targets if isinstance(targets, list) else []
+        for target in rec["target_options"]:
+            if target not in declared:
+                line, col = _locate(tree, ["variants", name, "target_options", target], key=True)
+                problems.append(Problem(line, col, f"variants.{name}.target_options.{target}: options for a target "
+                                        "the record does not declare", f"add {target} to targets or drop the options"))
     # derived architecture must agree with the parent's
     for name, rec in variants.items():
         if not isinstance(rec, dict) or not isinstance(rec.get("architecture"), dict):
@@ -424,10 +450,32 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
         )
     variants = tree["variants"]
     lines = {name: variants.lc.key(name)[0] + 1 for name in variants}
-    return _build(p, data, lines)
+    arch_lines = {name: _architecture_lines(variants, name) for name in variants}
+    return _build(p, data, lines, arch_lines)
 
 
-def _build(path: Path, data: dict[str, Any], lines: dict[str, int]) -> Registry:
+def _architecture_lines(variants: Any, name: str) -> dict[str, int]:
+    """Line of each declared architecture field ("" -> the `architecture:` key) of the record `name`
+    inherits its architecture from (itself for f32 roots)."""
+    cur: Any = name
+    seen: set[str] = set()
+    while isinstance(cur, str) and cur in variants and cur not in seen:
+        seen.add(cur)
+        rec: Any = variants[cur]
+        if not isinstance(rec, Mapping):
+            break
+        arch: Any = rec.get("architecture")
+        rec_lc, arch_lc = getattr(rec, "lc", None), getattr(arch, "lc", None)
+        if isinstance(arch, Mapping) and rec_lc is not None and arch_lc is not None:
+            out = {"": rec_lc.key("architecture")[0] + 1}
+            out.update({str(k): arch_lc.key(k)[0] + 1 for k in arch})
+            return out
+        cur = rec.get("parent")
+    return {}
+
+
+def _build(path: Path, data: dict[str, Any], lines: dict[str, int],
+           arch_lines: dict[str, dict[str, int]] | None = None) -> Registry:
     col = data["collection"]
     collection = CollectionSettings(
         name=col["name"],
@@ -451,7 +499,7 @@ def _build(path: Path, data: dict[str, Any], lines: dict[str, int]) -> Registry:
             name=name,
             family=rec["family"],
             description=rec["description"],
-            architecture=Architecture(**arch_raw),
+            architecture=Architecture(**{**arch_raw, "uncertain": tuple(arch_raw.get("uncertain", ()))}),
             format=FormatSpec(kind=fmt["kind"], mode=fmt.get("mode"), options=dict(fmt.get("options", {}))),
             verification=VerificationPolicy(
                 status=ver["status"],
@@ -477,5 +525,7 @@ def _build(path: Path, data: dict[str, Any], lines: dict[str, int]) -> Registry:
             tags=tuple(rec.get("tags", ())),
             notes=rec.get("notes"),
             line=lines.get(name),
+            target_options={str(t): dict(o) for t, o in (rec.get("target_options") or {}).items()},
+            architecture_lines=dict((arch_lines or {}).get(name, {})),
         )
     return Registry(path=path, collection=collection, variants=records)

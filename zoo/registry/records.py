@@ -12,6 +12,32 @@ FAMILIES = ("slim", "hybrid", "baseline")
 FORMAT_KINDS = ("safetensors-f32", "lq40", "ternary", "hdl")
 LQ40_MODES = ("full", "q4-pred", "wanda20-q4", "wanda40-q4", "q4-full")
 METRICS = ("latent", "predict@1", "rollout@1", "rollout@10", "rollout@20")
+# Architecture fields a checkpoint's tensor shapes decide, so a record may mark them `uncertain`:
+# conversion then takes the checkpoint's value (and records declared vs measured) instead of refusing.
+# Not listed: encoder_kind (another model family, never a measurement) and the head counts (shapes
+# cannot tell them; conversion always takes them from the registry).
+MEASURABLE_FIELDS = (
+    "latent_dim", "encoder_layers", "predictor_layers", "encoder_hidden", "encoder_inter", "predictor_hidden",
+    "predictor_inner_dim", "predictor_inter", "meta_tokens", "block_pattern", "projector_hidden",
+    "action_input_dim",
+)
+# What kind of number a claim is, so cards can label it (claims.size_kind / claims.cosine_kind).
+SIZE_KINDS: dict[str, str] = {
+    "file": "file size",  # the size of a real file, as the card states it (MB = 10^6 bytes)
+    "formula": "formula estimate, not a file size",  # synapse's estimate_*_size (weights only)
+    "mib": "MiB (2^20 bytes)",  # the card's "MB" is mebibytes
+    "other-config": "measured on another configuration",
+    "derived": "derived by the zoo, not stated by the card",
+    "approximate": "approximate (~) on the card, origin unstated",
+    "gates": "no stored weights: the weights are logic",
+}
+COSINE_KINDS: dict[str, str] = {
+    "measured": "as measured by the original collection (synapse semantics)",
+    "other-config": "measured on another configuration",
+    "other-source": "from another synapse document, not the card",
+    "derived": "derived by the zoo, not stated by the card",
+    "approximate": "approximate (~) on the card",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +57,8 @@ class Architecture:
     block_pattern: str | None = None  # hybrid only, e.g. "ALAL"
     projector_hidden: int = 2048  # J
     action_input_dim: int = 10  # A
+    # fields (of MEASURABLE_FIELDS) whose declared value is not trusted: conversion measures them
+    uncertain: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +97,16 @@ class Claims:
     cosine_text: str | None = None  # e.g. "0.9982", "~0.97", "pending"
     params: str | None = None
     source: str | None = None
+    size_kind: str | None = None  # one of SIZE_KINDS: what kind of number the size claim is
+    cosine_kind: str | None = None  # one of COSINE_KINDS
+
+    @property
+    def size_label(self) -> str | None:
+        return SIZE_KINDS.get(self.size_kind or "")
+
+    @property
+    def cosine_label(self) -> str | None:
+        return COSINE_KINDS.get(self.cosine_kind or "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,10 +138,19 @@ class VariantRecord:
     tags: tuple[str, ...] = ()
     notes: str | None = None
     line: int | None = None  # line of the record in registry.yaml (for messages)
+    # per-target build options declared in the registry, e.g. {"esp32": {"flash_mb": 32}}
+    target_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    # registry.yaml line of each architecture field as declared (in the f32 root the record inherits
+    # from); "" -> line of the `architecture:` key itself, for fields left at their default
+    architecture_lines: dict[str, int] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_derived(self) -> bool:
         return self.parent is not None
+
+    def architecture_line(self, field: str) -> int | None:
+        """registry.yaml line to change for an architecture field (its own line, else `architecture:`)."""
+        return self.architecture_lines.get(field) or self.architecture_lines.get("") or self.line
 
 
 @dataclasses.dataclass(frozen=True)

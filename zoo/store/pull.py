@@ -54,10 +54,13 @@ class PullOutcome:
     root: str  # the f32 variant that was fetched
     fetch: FetchResult
     converted: str  # "done" | "up-to-date" | "unavailable" | "skipped"
+    # conversion warnings worth a line each (an uncertain architecture field measured differently)
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self.fetch)
-        return {"variant": self.variant, "root": self.root, "converted": self.converted, **d}
+        return {"variant": self.variant, "root": self.root, "converted": self.converted,
+                "warnings": list(self.warnings), **d}
 
 
 def offline_from_env() -> bool:
@@ -337,7 +340,7 @@ def pull_variants(
     """Fetch (and convert) the f32 root of every record, each root once, in registry order."""
     store = store or Store()
     offline = offline or offline_from_env()
-    done: dict[str, tuple[FetchResult, str]] = {}
+    done: dict[str, tuple[FetchResult, str, tuple[str, ...]]] = {}
     outcomes: list[PullOutcome] = []
     for rec in records:
         root = registry.f32_root(rec)
@@ -345,21 +348,24 @@ def pull_variants(
             vdir = Path(workspace.variant_dir(root.name))
             with variant_lock(vdir):
                 fetched = _fetch_locked(vdir, root, store, offline=offline, refresh=refresh, progress=progress)
-                status = _convert(workspace, registry, root, progress) if convert else "skipped"
-            done[root.name] = (fetched, status)
-        fetched, status = done[root.name]
-        outcomes.append(PullOutcome(rec.name, root.name, fetched, status))
+                status, warned = _convert(workspace, registry, root, progress) if convert else ("skipped", ())
+            done[root.name] = (fetched, status, warned)
+        fetched, status, warned = done[root.name]
+        outcomes.append(PullOutcome(rec.name, root.name, fetched, status, warned))
     return outcomes
 
 
-def _convert(workspace: Any, registry: Any, rec: VariantRecord, progress: ProgressFn | None) -> str:
+def _convert(workspace: Any, registry: Any, rec: VariantRecord, progress: ProgressFn | None
+             ) -> tuple[str, tuple[str, ...]]:
     try:
         from zoo.convert import convert_variant
     except ImportError:
-        return "unavailable"
+        return "unavailable", ()
     if progress is not None:
         progress(rec.name, "convert", 0, None)
     result = convert_variant(workspace, registry, rec)
     if isinstance(result, str):
-        return result
-    return "up-to-date" if getattr(result, "up_to_date", False) else "done"
+        return result, ()
+    # measured-vs-declared lines (not the routine "shapes cannot tell heads" notes)
+    warned = tuple(w for w in getattr(result, "warnings", ()) if "(uncertain" in w)
+    return ("up-to-date" if getattr(result, "up_to_date", False) else "done"), warned

@@ -174,7 +174,7 @@ def build_target(
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     try:
-        ctx = BuildContext(workspace, registry, record, staging, dict(options or {}))
+        ctx = BuildContext(workspace, registry, record, staging, {**record.target_options.get(target_name, {}), **(options or {})})
         artifacts: list[Artifact] = _call_plugin(target, "build", target.build, ctx)
         staged_rows = _artifact_rows(target_name, vdir, staging, artifacts)
         _swap_in(staging, out_dir)
@@ -192,7 +192,7 @@ def build_target(
 
     report: dict[str, Any] | None = None
     if check:
-        ctx = BuildContext(workspace, registry, record, out_dir, dict(options or {}))
+        ctx = BuildContext(workspace, registry, record, out_dir, {**record.target_options.get(target_name, {}), **(options or {})})
         report = _call_plugin(target, "check", target.check, ctx)
         if not isinstance(report, dict):
             raise TargetError(

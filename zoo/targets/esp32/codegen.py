@@ -23,6 +23,18 @@ F32 = NDArray[np.float32]
 
 # ESP32-P4 limits (spec §5.1): factory app partition 0xFF0000 bytes, 32 MB PSRAM.
 FLASH_PARTITION_BYTES = 0xFF0000
+# ESP32-P4 modules ship with 16 or 32 MB of flash. synapse's partition table gives the factory app
+# partition everything after the first 64 KiB (bootloader, partition table): 16 MB -> 0xFF0000, so a
+# 32 MB module's is 0x1FF0000 (esp32 option flash_mb=32).
+FLASH_SIZES_MB = (16, 32)
+FLASH_RESERVED_BYTES = 0x10000
+
+
+def flash_partition_bytes(flash_mb: int = 16) -> int:
+    """App partition bytes of a module with `flash_mb` MB of flash (16 -> FLASH_PARTITION_BYTES)."""
+    if flash_mb == 16:
+        return FLASH_PARTITION_BYTES
+    return flash_mb * 1024 * 1024 - FLASH_RESERVED_BYTES
 PSRAM_BYTES = 32 * 1024 * 1024
 COS_MIN = 0.9999
 ROLLOUT_STEPS = 20
@@ -346,7 +358,7 @@ def compute_golden(lay: Lq40Layout, data: bytes, *, encoder: bool, encoder_kind:
 # ------------------------------------------------------------------ memory report
 
 
-def memory_report(lay: Lq40Layout, *, encoder: bool) -> dict[str, Any]:
+def memory_report(lay: Lq40Layout, *, encoder: bool, flash_mb: int = 16) -> dict[str, Any]:
     """Flash (the blob) and RAM: the C reference's scratch plus what the ESP32 firmware copies to
     PSRAM at load (every F32VEC, re-transposed INT8 matrices padded to 16, per-row Q4 prefix tables)."""
     dm = dims_of(lay)
@@ -357,7 +369,8 @@ def memory_report(lay: Lq40Layout, *, encoder: bool) -> dict[str, Any]:
     psram = scratch + f32_copies + i8_copies + q4_tables
     return {
         "flash_bytes": lay.size,
-        "flash_limit_bytes": FLASH_PARTITION_BYTES,
+        "flash_limit_bytes": flash_partition_bytes(flash_mb),
+        "flash_mb": flash_mb,
         "ram_scratch_bytes": scratch,
         "psram_bytes": psram,
         "psram_limit_bytes": PSRAM_BYTES,
@@ -367,7 +380,7 @@ def memory_report(lay: Lq40Layout, *, encoder: bool) -> dict[str, Any]:
             "int8_retransposed": i8_copies,
             "q4_row_tables": q4_tables,
         },
-        "fits": lay.size <= FLASH_PARTITION_BYTES and psram <= PSRAM_BYTES,
+        "fits": lay.size <= flash_partition_bytes(flash_mb) and psram <= PSRAM_BYTES,
     }
 
 
@@ -375,14 +388,17 @@ def check_fits(report: dict[str, Any], variant: str) -> None:
     problems = []
     if report["flash_bytes"] > report["flash_limit_bytes"]:
         problems.append(
-            f"blob {report['flash_bytes']:,} B > flash partition {report['flash_limit_bytes']:,} B (0xFF0000)"
+            f"blob {report['flash_bytes']:,} B > flash partition {report['flash_limit_bytes']:,} B "
+            f"({report['flash_limit_bytes']:#X}, {report.get('flash_mb', 16)} MB module)"
         )
     if report["psram_bytes"] > report["psram_limit_bytes"]:
         problems.append(f"RAM {report['psram_bytes']:,} B > PSRAM {report['psram_limit_bytes']:,} B")
     if problems:
         raise InputError(
             f"{variant}: does not fit the ESP32-P4: " + "; ".join(problems),
-            hint="pick a smaller variant or a Q4/full-mode quantization of it",
+            hint="pick a smaller variant or a Q4/full-mode quantization of it"
+            + ("; for a 32 MB-flash ESP32-P4 module pass --option flash_mb=32 (registry: target_options)"
+               if report.get("flash_mb", 16) < 32 and report["flash_bytes"] > report["flash_limit_bytes"] else ""),
         )
 
 

@@ -44,7 +44,7 @@ QEMU = "qemu-riscv32"
 RUN_TIMEOUT_S = 900
 
 
-KNOWN_OPTIONS = ("encoder",)
+KNOWN_OPTIONS = ("encoder", "flash_mb")
 
 
 def _encoder_option(ctx: BuildContext) -> bool:
@@ -52,12 +52,28 @@ def _encoder_option(ctx: BuildContext) -> bool:
     unknown = sorted(set(ctx.options) - set(KNOWN_OPTIONS))
     if unknown:
         raise UsageError(
-            f"esp32 option {unknown[0]!r}: unknown", hint=f"known options: {', '.join(KNOWN_OPTIONS)} (on|off)"
+            f"esp32 option {unknown[0]!r}: unknown",
+            hint=f"known options: {', '.join(KNOWN_OPTIONS)} (encoder=on|off, flash_mb=16|32)",
         )
     value = str(ctx.options.get("encoder", "on")).lower()
     if value not in ("on", "off"):
         raise UsageError(f"--option encoder={value}: expected on or off")
     return value == "on"
+
+
+def _flash_option(ctx: BuildContext) -> int:
+    """Flash size of the target module in MB (option flash_mb, default 16; registry target_options or --option)."""
+    from zoo.targets.esp32.codegen import FLASH_SIZES_MB
+
+    raw = ctx.options.get("flash_mb", 16)
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = -1
+    if value not in FLASH_SIZES_MB:
+        raise UsageError(f"esp32 option flash_mb={raw}: expected one of {', '.join(map(str, FLASH_SIZES_MB))}",
+                         hint="ESP32-P4 modules ship with 16 or 32 MB of flash")
+    return value
 
 
 def _load(ctx: BuildContext) -> tuple[Any, bytes]:
@@ -80,7 +96,8 @@ class Esp32Target:
 
         lay, data = _load(ctx)
         encoder = _encoder_option(ctx)
-        mem = codegen.memory_report(lay, encoder=encoder)
+        flash_mb = _flash_option(ctx)
+        mem = codegen.memory_report(lay, encoder=encoder, flash_mb=flash_mb)
         codegen.check_fits(mem, ctx.variant.name)
         golden = codegen.compute_golden(
             lay, data, encoder=encoder, encoder_kind=ctx.variant.architecture.encoder_kind
@@ -147,7 +164,7 @@ class Esp32Target:
             rv32 = _run([QEMU, str(work / "lewm_rv32")], work)
         report: dict[str, Any] = {
             "threshold": codegen.COS_MIN,
-            "memory": codegen.memory_report(lay, encoder=encoder),
+            "memory": codegen.memory_report(lay, encoder=encoder, flash_mb=_flash_option(ctx)),
         }
         worst = 1.0
         passed = True
