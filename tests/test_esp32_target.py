@@ -249,3 +249,25 @@ def test_c_reads_weights_from_the_blob_at_the_header_offsets(tmp_path: Path) -> 
     first_block_row = 0  # block 0 of the bitmap belongs to row 0 (the row-major first stored block)
     diff = np.flatnonzero(~np.isclose(changed, base))
     assert diff.tolist() == [first_block_row]
+
+
+def test_flash_mb_option_selects_the_module_partition(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """flash_mb=32 (32 MB-flash ESP32-P4 modules): app partition 32 MiB - 64 KiB; from --option or the registry."""
+    import dataclasses
+
+    assert codegen.flash_partition_bytes(16) == 0xFF0000
+    assert codegen.flash_partition_bytes(32) == 0x1FF0000 == 33_488_896
+    ws, rec = _workspace(tmp_path, "vit", "q4-pred")
+    size = (ws.variant_dir(rec.name) / "model.lq40").stat().st_size
+    monkeypatch.setattr(codegen, "FLASH_PARTITION_BYTES", size - 1)  # a "16 MB" module too small for the blob
+    with pytest.raises(InputError, match=r"16 MB module\).*--option flash_mb=32"):
+        build_target(ws, None, rec, "esp32")  # type: ignore[arg-type]
+    build_target(ws, None, rec, "esp32", {"flash_mb": "32"})  # type: ignore[arg-type]
+    mem = json.loads((ws.variant_dir(rec.name) / "targets" / "esp32" / "memory.json").read_text())
+    assert mem["flash_mb"] == 32 and mem["flash_limit_bytes"] == 0x1FF0000 and mem["fits"]
+    declared = dataclasses.replace(rec, targets=("esp32",), target_options={"esp32": {"flash_mb": 32}})
+    build_target(ws, None, declared, "esp32")  # type: ignore[arg-type]
+    mem = json.loads((ws.variant_dir(rec.name) / "targets" / "esp32" / "memory.json").read_text())
+    assert mem["flash_limit_bytes"] == 0x1FF0000
+    with pytest.raises(UsageError, match="flash_mb=8: expected one of 16, 32"):
+        build_target(ws, None, rec, "esp32", {"flash_mb": "8"})  # type: ignore[arg-type]

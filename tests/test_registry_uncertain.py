@@ -1,0 +1,166 @@
+"""Schema of the registry-truth fields (issue 14): `architecture.uncertain`, claim kinds, target options."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from zoo.errors import RegistryError
+from zoo.registry import check_registry, load_registry
+from zoo.registry.records import COSINE_KINDS, MEASURABLE_FIELDS, SIZE_KINDS
+from zoo.registry.loader import registry_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "registry.yaml"
+BASE = "  baseline_192d_6e_6p:\n"
+
+
+def _edited(tmp_path: Path, old: str, new: str, *, after: str = BASE) -> tuple[Path, int]:
+    """The shipped registry with the first `old` after `after` replaced; returns (path, line of the edit)."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    at = text.index(old, text.index(after))
+    text = text[:at] + new + text[at + len(old):]
+    path = tmp_path / "registry.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path, text[:at].count("\n") + 1
+
+
+def test_schema_and_records_agree_on_the_measurable_fields() -> None:
+    arch = registry_schema()["$defs"]["architecture"]["properties"]
+    assert tuple(arch["uncertain"]["items"]["enum"]) == MEASURABLE_FIELDS
+    claims = registry_schema()["$defs"]["claims"]["properties"]
+    assert set(claims["size_kind"]["enum"]) - {None} == set(SIZE_KINDS)
+    assert set(claims["cosine_kind"]["enum"]) - {None} == set(COSINE_KINDS)
+
+
+def test_shipped_baseline_depth_is_uncertain_and_slim_projector_is_1024() -> None:
+    reg = load_registry(SHIPPED)
+    base = reg.get("baseline_192d_6e_6p")
+    assert base.architecture.uncertain == ("encoder_layers",)
+    assert reg.get("baseline_full").architecture.uncertain == ("encoder_layers",)  # derived records inherit
+    for rec in reg:
+        if rec.family == "slim":
+            assert rec.architecture.projector_hidden == 1024, rec.name
+        else:
+            assert rec.architecture.projector_hidden == 2048, rec.name
+    slim = reg.get("slim_96d_4e_4p")
+    assert "train_lewm_slim.py" in (slim.provenance.notes or "") and "126-127" in (slim.provenance.notes or "")
+    # the line a mismatch message names is the field's own line in the f32 root
+    lines = SHIPPED.read_text(encoding="utf-8").splitlines()
+    line = reg.get("slim_96d_4e_4p_full").architecture_line("projector_hidden")
+    assert line is not None and lines[line - 1].strip() == "projector_hidden: 1024"
+    assert "encoder_layers: 6" in lines[base.architecture_line("encoder_layers") - 1]  # type: ignore[operator]
+
+
+def test_every_shipped_claim_says_what_kind_of_number_it_is() -> None:
+    for rec in load_registry(SHIPPED):
+        c = rec.claims
+        if c.size_text or c.size_bytes is not None:
+            assert c.size_kind in SIZE_KINDS, rec.name
+        if c.cosine is not None:
+            assert c.cosine_kind in COSINE_KINDS, rec.name
+    reg = load_registry(SHIPPED)
+    assert reg.get("baseline_192d_6e_6p").claims.size_kind == "formula"
+    assert reg.get("slim_96d_4e_4p").claims.size_kind == "formula"
+    assert reg.get("hybrid_ALAL_64d_4e_4p_full").claims.size_kind == "mib"
+    assert reg.get("slim_96d_4e_4p_full").claims.cosine_kind == "other-config"
+    assert reg.get("slim_96d_4e_4p_full").claims.size_kind == "file"
+
+
+def test_misspelt_uncertain_field_is_located_with_a_suggestion(tmp_path: Path) -> None:
+    path, line = _edited(tmp_path, "uncertain: [encoder_layers]", "uncertain: [encoder_layer]")
+    problems, _ = check_registry(path)
+    assert len(problems) == 1, problems
+    assert re.match(rf".*registry\.yaml:{line}:\d+: variants\.baseline_192d_6e_6p\.architecture\.uncertain\[0\]: "
+                    r'"encoder_layer" is not allowed \(hint: did you mean encoder_layers\?', problems[0]), problems[0]
+    with pytest.raises(RegistryError, match="did you mean encoder_layers"):
+        load_registry(path)
+
+
+def test_heads_and_kind_cannot_be_uncertain(tmp_path: Path) -> None:
+    path, _ = _edited(tmp_path, "uncertain: [encoder_layers]", "uncertain: [encoder_heads, encoder_kind]")
+    problems, _ = check_registry(path)
+    assert len(problems) == 2, problems
+    assert "'encoder_heads' cannot be uncertain: shapes cannot tell head counts" in problems[0]
+    assert "'encoder_kind' cannot be uncertain: it is not a measurement" in problems[1]
+
+
+def test_uncertain_must_be_a_unique_list(tmp_path: Path) -> None:
+    path, _ = _edited(tmp_path, "uncertain: [encoder_layers]", "uncertain: [encoder_layers, encoder_layers]")
+    problems, _ = check_registry(path)
+    assert len(problems) == 1 and "non-unique" in problems[0], problems
+    path, _ = _edited(tmp_path, "uncertain: [encoder_layers]", "uncertain: encoder_layers")
+    problems, _ = check_registry(path)
+    assert len(problems) == 1 and "expected array" in problems[0], problems
+
+
+def test_unknown_claim_kind_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    path, line = _edited(tmp_path, "size_kind: formula", "size_kind: formulae")
+    problems, _ = check_registry(path)
+    assert len(problems) == 1 and f"registry.yaml:{line}:" in problems[0], problems
+    assert "did you mean formula?" in problems[0]
+
+
+def test_target_options_are_checked(tmp_path: Path) -> None:
+    after = "  baseline_full:\n"
+    path, line = _edited(tmp_path, "esp32: {flash_mb: 32}", "esp32: {flash_mb: 64}", after=after)
+    problems, _ = check_registry(path)
+    assert len(problems) == 1 and f"registry.yaml:{line}:" in problems[0] and "64 is not allowed" in problems[0]
+    path, _ = _edited(tmp_path, "esp32: {flash_mb: 32}", "esp32: {flash_gb: 32}", after=after)
+    problems, _ = check_registry(path)
+    assert len(problems) == 1 and "unknown field 'flash_gb'" in problems[0], problems
+    path, line = _edited(tmp_path, "    targets: [esp32]\n", "    targets: []\n", after=after)
+    problems, _ = check_registry(path)
+    assert len(problems) == 1 and "options for a target the record does not declare" in problems[0], problems
+    assert load_registry(SHIPPED).get("baseline_full").target_options == {"esp32": {"flash_mb": 32}}
+
+
+def _lq40_bytes(cfg: object, mode: str) -> int:
+    """LQ40 file size from the layout (spec §3.1-3.3), every Q4 block stored: an upper bound of the real file."""
+    import math
+
+    from zoo.formats.lq40.layout import body_layout
+
+    total = 8 + 400  # magic + length + a generous header
+    for item in body_layout(cfg, mode):  # type: ignore[arg-type]
+        if item.kind == "F32VEC":
+            total += 4 + 4 * item.numel
+        elif item.kind == "Q4LIN":
+            out, inp = item.shape
+            blocks = out * math.ceil(inp / 32)
+            total += 16 + math.ceil(blocks / 8) + 20 * blocks
+        elif item.kind == "I8LIN":
+            out, inp = item.shape
+            total += 12 + out * inp + 4 + 4 * out
+        else:  # PHEAD (j, in, d): two linear slots + an empty third
+            j, inp, d = item.shape
+            total += 4 + (8 + 4 * (j * inp + j)) + (8 + 4 * (d * j + d)) + 8
+    return total
+
+
+def test_declared_esp32_targets_fit_their_flash_by_layout_arithmetic() -> None:
+    """Every record declaring esp32 fits its module's app partition at the depth the evidence favours
+    (12 encoder layers where the depth is uncertain), from the LQ40 layout, without building anything."""
+    import dataclasses
+
+    from zoo.registry import architecture_to_config
+    from zoo.targets.esp32.codegen import flash_partition_bytes
+
+    reg = load_registry(SHIPPED)
+    sizes = {}
+    for rec in reg:
+        cfg = architecture_to_config(rec.architecture)
+        if "encoder_layers" in rec.architecture.uncertain:
+            cfg = dataclasses.replace(cfg, encoder_layers=max(cfg.encoder_layers, 12))
+        if rec.format.kind != "lq40":
+            continue
+        sizes[rec.name] = size = _lq40_bytes(cfg, rec.format.mode or "")
+        if "esp32" in rec.targets:
+            limit = flash_partition_bytes(int(rec.target_options.get("esp32", {}).get("flash_mb", 16)))
+            assert size <= limit, (rec.name, size, limit)
+    # the demo measured 9,758,430 B (the card's file, exactly) and 19,987,291 B (12-layer baseline_full)
+    assert abs(sizes["slim_96d_4e_4p_full"] - 9_758_430) < 1000
+    assert 16 * 2**20 < sizes["baseline_full"] < 21e6
+    assert sizes["baseline_q4_pred"] > flash_partition_bytes(32)  # why q4/wanda declare no esp32
