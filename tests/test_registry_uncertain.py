@@ -9,8 +9,8 @@ import pytest
 
 from zoo.errors import RegistryError
 from zoo.registry import check_registry, load_registry
-from zoo.registry.records import COSINE_KINDS, MEASURABLE_FIELDS, SIZE_KINDS
 from zoo.registry.loader import registry_schema
+from zoo.registry.records import COSINE_KINDS, MEASURABLE_FIELDS, SIZE_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "registry.yaml"
