@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from zoo.errors import RegistryError
-from zoo.registry import check_registry, load_registry
+from zoo.registry import Architecture, check_registry, load_registry
 from zoo.registry.loader import registry_schema
 from zoo.registry.records import COSINE_KINDS, MEASURABLE_FIELDS, SIZE_KINDS
 
@@ -51,7 +52,7 @@ def test_shipped_baseline_depth_is_uncertain_and_slim_projector_is_1024() -> Non
     lines = SHIPPED.read_text(encoding="utf-8").splitlines()
     line = reg.get("slim_96d_4e_4p_full").architecture_line("projector_hidden")
     assert line is not None and lines[line - 1].strip() == "projector_hidden: 1024"
-    assert "encoder_layers: 6" in lines[base.architecture_line("encoder_layers") - 1]  # type: ignore[operator]
+    assert "encoder_layers: 6" in lines[base.architecture_line("encoder_layers") - 1]
 
 
 def test_every_shipped_claim_says_what_kind_of_number_it_is() -> None:
@@ -124,7 +125,7 @@ def _lq40_bytes(cfg: object, mode: str) -> int:
     from zoo.formats.lq40.layout import body_layout
 
     total = 8 + 400  # magic + length + a generous header
-    for item in body_layout(cfg, mode):  # type: ignore[arg-type]
+    for item in body_layout(cfg, mode):
         if item.kind == "F32VEC":
             total += 4 + 4 * item.numel
         elif item.kind == "Q4LIN":
@@ -164,3 +165,59 @@ def test_declared_esp32_targets_fit_their_flash_by_layout_arithmetic() -> None:
     assert abs(sizes["slim_96d_4e_4p_full"] - 9_758_430) < 1000
     assert 16 * 2**20 < sizes["baseline_full"] < 21e6
     assert sizes["baseline_q4_pred"] > flash_partition_bytes(32)  # why q4/wanda declare no esp32
+
+
+# -- conversion of uncertain fields (tiny committed checkpoints) -----------------------------------------
+FIX = ROOT / "tests" / "fixtures" / "convert"
+
+
+def _tiny_arch(**changes: Any) -> Architecture:
+    import dataclasses
+
+    arch = Architecture(encoder_kind="vit", latent_dim=6, encoder_layers=2, predictor_layers=2, encoder_hidden=8,
+                        encoder_heads=2, encoder_inter=32, predictor_hidden=8, predictor_heads=2,
+                        predictor_inner_dim=8, predictor_inter=16, projector_hidden=16, action_input_dim=4)
+    return dataclasses.replace(arch, **changes)
+
+
+def test_uncertain_field_takes_the_checkpoint_value_and_records_both(tmp_path: Path) -> None:
+    import json
+
+    from zoo.convert import convert_checkpoint
+    from zoo.registry import architecture_to_config
+
+    arch = _tiny_arch(encoder_layers=6, uncertain=("encoder_layers",))
+    res = convert_checkpoint(FIX / "tiny_vit_epoch_1_object.ckpt", tmp_path, expected=architecture_to_config(arch),
+                             uncertain=arch.uncertain, registry_lines={"encoder_layers": "registry.yaml:42"},
+                             variant="tiny")
+    assert res.config.encoder_layers == 2
+    assert res.uncertain == {"encoder_layers": {"declared": 6, "measured": 2}}
+    warned = [w for w in res.warnings if "encoder_layers" in w]
+    assert warned == ["tiny: encoder_layers: registry declares 6 (uncertain at registry.yaml:42), checkpoint has 2; "
+                      "using 2"]
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["encoder_layers"] == 2 and cfg["uncertain_fields"]["encoder_layers"] == {"declared": 6, "measured": 2}
+    from zoo.formats.lewm_config import LeWMConfig
+
+    assert LeWMConfig.from_file(tmp_path / "config.json") == res.config  # readers ignore the record
+    # agreeing uncertain field: recorded, no warning
+    same = _tiny_arch(uncertain=("encoder_layers",))
+    res = convert_checkpoint(FIX / "tiny_vit_epoch_1_object.ckpt", tmp_path / "b",
+                             expected=architecture_to_config(same), uncertain=same.uncertain)
+    assert res.uncertain == {"encoder_layers": {"declared": 2, "measured": 2}}
+    assert not [w for w in res.warnings if "uncertain" in w]
+
+
+def test_certain_field_mismatch_still_refuses_with_the_registry_line(tmp_path: Path) -> None:
+    from zoo.convert import convert_checkpoint
+    from zoo.errors import CheckpointError
+    from zoo.registry import architecture_to_config
+
+    arch = _tiny_arch(encoder_layers=6, projector_hidden=32, uncertain=("encoder_layers",))
+    with pytest.raises(CheckpointError) as exc:
+        convert_checkpoint(FIX / "tiny_vit_epoch_1_object.ckpt", tmp_path, expected=architecture_to_config(arch),
+                           uncertain=arch.uncertain, registry_lines={"projector_hidden": "registry.yaml:57"})
+    msg = exc.value.render()
+    assert "\n" not in msg and "projector_hidden=16 (registry says 32 at registry.yaml:57)" in msg
+    assert "encoder_layers" not in msg  # the uncertain one is not an error
+    assert not (tmp_path / "config.json").exists()
