@@ -83,6 +83,8 @@ def list_variants(ctx: click.Context, as_json: bool) -> None:
                 "claimed_size_bytes": rec.claims.size_bytes,
                 "claimed_cosine": rec.claims.cosine,
                 "claimed_cosine_text": rec.claims.cosine_text,
+                "claimed_size_kind": rec.claims.size_kind,
+                "claimed_cosine_kind": rec.claims.cosine_kind,
                 "verification_status": rec.verification.status,
                 "targets": list(rec.targets),
                 "status": _local_status(ws, rec.name),

@@ -315,8 +315,9 @@ def reconcile(detected: LeWMConfig, notes: list[str], expected: LeWMConfig | Non
                             f"{at('block_pattern')})")
     if problems:
         raise CheckpointError(f"{where}: checkpoint shapes disagree with the registry record: " + "; ".join(problems),
-                              hint="change that registry line to the checkpoint's value, mark the field "
-                                   "`architecture.uncertain` if the registry cannot know it, or pull the right checkpoint")
+                              hint="set the record's architecture to the checkpoint's value (at the registry line "
+                                   "named), list the field in `architecture.uncertain` if the registry cannot know it, "
+                                   "or pull the right checkpoint")
     updates: dict[str, Any] = {}
     for name in UNDECIDABLE_FIELDS:
         got, want = getattr(detected, name), getattr(expected, name)
