@@ -208,3 +208,22 @@ def test_demo_architecture_overrides_only_uncertain_fields() -> None:
         assert set(fields) <= set(rec.architecture.uncertain)
         assert dataclasses.replace(arch, **{k: getattr(rec.architecture, k) for k in fields}) == rec.architecture
     assert demo_architecture(reg.get(BASELINE)).encoder_layers == 12
+
+
+def test_demo_uses_the_true_architectures(demo_workspace: Path) -> None:
+    """The demo's checkpoints have slim J=1024 and a 12-layer baseline; sizes line up with the card's."""
+    v = demo_workspace / "variants"
+    assert json.loads((v / SLIM / "config.json").read_text())["projector_hidden"] == 1024
+    assert abs((v / SLIM / "lejepa_weights.safetensors").stat().st_size - 39.3e6) < 0.2e6
+    slim_lq40 = (v / "slim_96d_4e_4p_full" / "model.lq40").stat().st_size
+    assert abs(slim_lq40 - CARD_SLIM_FULL_BYTES) <= 0.005 * CARD_SLIM_FULL_BYTES
+    base_cfg = json.loads((v / BASELINE / "config.json").read_text())
+    assert base_cfg["encoder_layers"] == 12
+    assert base_cfg["uncertain_fields"] == {"encoder_layers": {"declared": 6, "measured": 12}}
+    for name in ("baseline_full", "baseline_q4_pred", "baseline_wanda20_q4", "baseline_wanda40_q4", "baseline_q4_full"):
+        assert _lq40_header(v / name / "model.lq40")["encoder_layers"] == 12, name
+    card = (demo_workspace / "cards" / BASELINE / "README.md").read_text(encoding="utf-8")
+    assert "declared 6, checkpoint 12" in card
+    collection = (demo_workspace / "cards" / "README.md").read_text(encoding="utf-8")
+    assert "192 / 12 (declared 6) / 6" in collection
+    assert "9.8 MB (file size)" in collection and "54.6 MB (formula estimate)" in collection
