@@ -2,8 +2,9 @@
 the training code built, and what the zoo measures reproduces the original card's sizes.
 
 - slim_96d_4e_4p: crucible's `train_lewm_slim.py` object checkpoint (`torch.save(jepa)`), projector width J=1024;
-- baseline_192d_6e_6p: a 12-layer ViT-tiny encoder (upstream `vit_hf("tiny")`), saved as upstream publishes it
-  (`weights.pt`, a state_dict, as the record's `checkpoint_kind` says); the registry declares 6 + uncertain.
+- baseline_192d_6e_6p: a 12-layer ViT-tiny encoder (upstream `vit_hf("tiny")`), pulled as upstream publishes it
+  (`weights.pt`, a state_dict, as the record's `checkpoint_kind` says; the registry declares 6 + uncertain),
+  and the same weights as a crucible object checkpoint converted directly (same tensors).
 
 The workspace uses the shipped `registry.yaml` with only `sources` pointed at a local `file://` mirror. Each
 checkpoint is built once per module (full size: ~39 MB and ~72 MB).
@@ -109,7 +110,10 @@ def truth_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert slim_file and base_file
     slim_dir = _mirror_dir(mirror, "lewm_slim_96d_4e_4p_epoch_1", slim_file,
                            _torch_model(slim.architecture, slim.architecture.encoder_layers, seed=96))
-    base_dir = _mirror_dir(mirror, "lewm-pusht", base_file, _torch_model(base.architecture, 12, seed=192).state_dict())
+    base_model = _torch_model(base.architecture, 12, seed=192)
+    base_dir = _mirror_dir(mirror, "lewm-pusht", base_file, base_model.state_dict())
+    torch.save(base_model, root / "baseline_12e_object.ckpt")  # the same weights as a crucible object checkpoint
+    del base_model
     ws = root / "ws"
     ws.mkdir()
     _workspace_registry(ws, {SLIM: slim_dir.resolve().as_uri(), BASELINE: base_dir.resolve().as_uri()})
@@ -169,6 +173,18 @@ def test_shipped_records_pull_convert_quantize_verify_true_architectures(truth_w
     for name in ("slim_96d_4e_4p_full", "baseline_full"):
         report = json.loads((ws / "variants" / name / "verify.json").read_text())
         assert report["status"] == "pass", (name, report["gate"])
+
+    # the same 12-layer weights saved as an object checkpoint (torch.save(jepa)) convert to the same tensors
+    obj = ws.parent / "baseline_12e_object.ckpt"
+    r = _zoo(ws, "convert", str(obj), "-o", str(ws.parent / "obj-out"), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["config"]["encoder_layers"] == 12
+    from safetensors.numpy import load_file
+
+    a = load_file(ws / "variants" / BASELINE / "lejepa_weights.safetensors")
+    b = load_file(ws.parent / "obj-out" / "lejepa_weights.safetensors")
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+    assert "encoder.encoder.layer.11.output.dense.weight" in a
 
     # zoo show says what the registry declared and what the checkpoint measured
     r = _zoo(ws, "show", "baseline_full")
