@@ -119,6 +119,7 @@ def show_variant(ctx: click.Context, name: str, as_json: bool) -> None:
     reg = app(ctx).registry()
     rec = reg.get(name)
     data = dataclasses.asdict(rec)
+    data.pop("architecture_lines", None)  # message plumbing, not part of the record
     data["f32_root"] = reg.f32_root(rec).name
     data["children"] = [c.name for c in reg.children(rec.name)]
     data["status"] = _local_status(ws, rec.name)
