@@ -221,3 +221,43 @@ def test_certain_field_mismatch_still_refuses_with_the_registry_line(tmp_path: P
     assert "\n" not in msg and "projector_hidden=16 (registry says 32 at registry.yaml:57)" in msg
     assert "encoder_layers" not in msg  # the uncertain one is not an error
     assert not (tmp_path / "config.json").exists()
+
+
+def test_registry_edited_after_conversion_is_checked_again(tmp_path: Path) -> None:
+    """An up-to-date conversion is re-checked against the record: a certain field edited wrong is the same
+    one-line error (with the line); marking a field uncertain converts again and records it."""
+    from zoo.convert import convert_variant
+    from zoo.convert.synthetic import synthetic_state_dict, write_lightning_checkpoint
+    from zoo.errors import CheckpointError
+    from zoo.registry import Workspace
+
+    name = "hybrid_ALAL_64d_4e_4p"
+    text = SHIPPED.read_text(encoding="utf-8")
+    (tmp_path / "registry.yaml").write_text(text, encoding="utf-8")
+    reg = load_registry(tmp_path / "registry.yaml")
+    rec = reg.get(name)
+    ws = Workspace(tmp_path)
+    assert rec.provenance is not None and rec.provenance.sources[0].file
+    src = ws.variant_dir(name) / "source" / rec.provenance.sources[0].file
+    write_lightning_checkpoint(src, synthetic_state_dict(rec.architecture, seed=3))
+    assert not convert_variant(ws, reg, rec).up_to_date
+    assert convert_variant(ws, reg, rec).up_to_date
+
+    at = text.index("projector_hidden: 2048", text.index(f"  {name}:\n"))
+    line = text[:at].count("\n") + 1
+    wrong = text[:at] + "projector_hidden: 1024" + text[at + len("projector_hidden: 2048"):]
+    (tmp_path / "registry.yaml").write_text(wrong, encoding="utf-8")
+    reg = load_registry(tmp_path / "registry.yaml")
+    with pytest.raises(CheckpointError) as exc:
+        convert_variant(ws, reg, reg.get(name))
+    assert f"projector_hidden=2048 (registry says 1024 at {tmp_path / 'registry.yaml'}:{line})" in exc.value.render()
+
+    end = wrong.index("      action_input_dim: 10\n", at) + len("      action_input_dim: 10\n")
+    unsure = wrong[:end] + "      uncertain: [projector_hidden]\n" + wrong[end:]
+    (tmp_path / "registry.yaml").write_text(unsure, encoding="utf-8")
+    reg = load_registry(tmp_path / "registry.yaml")
+    assert reg.get(name).architecture.uncertain == ("projector_hidden",)
+    res = convert_variant(ws, reg, reg.get(name))
+    assert not res.up_to_date and res.uncertain == {"projector_hidden": {"declared": 1024, "measured": 2048}}
+    assert any("checkpoint has 2048; using 2048" in w for w in res.warnings)
+    assert convert_variant(ws, reg, reg.get(name)).up_to_date

@@ -24,7 +24,7 @@ from zoo.convert.extract import Checkpoint, read_checkpoint
 from zoo.convert.hashing import FileHasher
 from zoo.convert.tensor_map import fold_encoder_proj_bn, map_names
 from zoo.convert.unpickler import TorchTensor
-from zoo.errors import CheckpointError, UsageError
+from zoo.errors import CheckpointError, InputError, UsageError
 from zoo.formats.lewm_config import LeWMConfig
 from zoo.formats.tensors import canonical_shapes, optional_shapes
 
@@ -665,7 +665,7 @@ def convert_variant(workspace: Any, registry: Any, record: Any) -> ConversionRes
             raise CheckpointError(f"{ckpt_path}: sha256 {digest[:12]}... differs from the manifest's {known[:12]}...",
                                   hint=f"the pulled file changed; run `zoo pull {record.name}` again")
         if all(rec and rec.get("inputs") == {rel_src: digest} and sha256_file(vdir / rel) == rec.get("sha256")
-               for rel, rec in recorded.items()):
+               for rel, rec in recorded.items()) and _still_agrees(vdir, ckpt_path, expected_cfg, kwargs):
             st_rec, cfg_rec = recorded[SAFETENSORS_FILE] or {}, recorded[CONFIG_FILE] or {}
             return ConversionResult(
                 safetensors_path=vdir / SAFETENSORS_FILE, config_path=vdir / CONFIG_FILE,
@@ -691,6 +691,22 @@ def convert_variant(workspace: Any, registry: Any, record: Any) -> ConversionRes
         extra = {UNCERTAIN_KEY: result.uncertain} if result.uncertain else {}
         manifest.record_artifact(CONFIG_FILE, kind="config", produced_by=produced, inputs={rel_src: digest}, **extra)
     return result
+
+
+def _still_agrees(vdir: Path, ckpt_path: Path, expected: LeWMConfig, kwargs: dict[str, Any]) -> bool:
+    """Whether an up-to-date conversion still matches the (possibly edited) registry record.
+
+    The recorded config.json is what the checkpoint measured, so a record edited since then is checked
+    like a fresh conversion: a disagreement on a certain field raises the same one-line error; a change
+    the config.json would reflect (heads, the uncertain list) means converting again.
+    """
+    try:
+        recorded = LeWMConfig.from_file(vdir / CONFIG_FILE)
+    except InputError:  # unreadable: convert again
+        return False
+    cfg, _, measured = reconcile(recorded, [], expected, where=str(ckpt_path), uncertain=kwargs["uncertain"],
+                                 lines=kwargs["registry_lines"], variant=kwargs["variant"])
+    return cfg == recorded and measured == read_uncertain(vdir / CONFIG_FILE)
 
 
 def _registry_display(path: Any) -> str | None:
