@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from zoo._io import atomic_write_text
 from zoo.cards.data import VariantFacts, collection_facts
 from zoo.cards.markdown import strip_front_matter, to_html
-from zoo.cards.render import fmt_cos, fmt_size, render_card, render_collection_card
+from zoo.cards.render import KIND_SHORT, fmt_cos, fmt_size, render_card, render_collection_card
 
 if TYPE_CHECKING:
     from zoo.registry import Registry, Workspace
@@ -61,17 +61,18 @@ def _row(f: VariantFacts) -> str:
     size = f.measured_size
     cos = None if f.status == "stale" else f.gate_cosine
     targets = " ".join(rec.targets) or "none"
-    def claim(text: str | None) -> str:
+    def claim(text: str | None, kind: str | None = None) -> str:
         shown = text if text and text.strip().lower() not in ("pending", "—") else None
-        return f'<span class="claim">claim {_esc(shown)}</span>' if shown else "—"
+        label = f" ({KIND_SHORT.get(kind, kind)})" if kind else ""  # what kind of number: file size, formula, ...
+        return f'<span class="claim">claim {_esc(shown)}{_esc(label)}</span>' if shown else "—"
 
     cells = [
         (f'<a href="variants/{_esc(rec.name)}.html">{_esc(rec.name)}</a>', rec.name),
         (_esc(rec.family), rec.family),
         (_esc(f.format_label), f.format_label),
         (_esc(", ".join(rec.targets) or "—"), targets),
-        (_esc(fmt_size(size)) if size is not None else claim(rec.claims.size_text), str(size) if size is not None else ""),
-        (_esc(fmt_cos(cos)) if cos is not None else claim(rec.claims.cosine_text), f"{cos:.6f}" if cos is not None else ""),
+        (_esc(fmt_size(size)) if size is not None else claim(rec.claims.size_text, rec.claims.size_kind), str(size) if size is not None else ""),
+        (_esc(fmt_cos(cos)) if cos is not None else claim(rec.claims.cosine_text, rec.claims.cosine_kind), f"{cos:.6f}" if cos is not None else ""),
         (_esc(f.status), f.status),
         (f'<a href="variants/{_esc(rec.parent)}.html">{_esc(rec.parent)}</a>' if rec.parent else "—", rec.parent or ""),
     ]
