@@ -50,7 +50,6 @@ def _synthetic_workspace(ws: Path) -> None:
     from ruamel.yaml import YAML
 
     from zoo._io import atomic_write_bytes, atomic_write_text
-    from zoo.demo.build import demo_architecture
     from zoo.model.golden import golden_for_variant
     from zoo.quant.synthetic import synthetic_weights
     from zoo.registry import Workspace, architecture_to_config, load_registry
@@ -70,7 +69,7 @@ def _synthetic_workspace(ws: Path) -> None:
     for rec in registry.variants.values():
         if rec.format.kind != "safetensors-f32":
             continue
-        cfg = architecture_to_config(demo_architecture(rec))  # the demo's depth: 12 baseline encoder layers
+        cfg = architecture_to_config(rec.architecture)
         weights = synthetic_weights(cfg, seed=1)
         vdir = workspace.variant_dir(rec.name)
         atomic_write_bytes(vdir / "lejepa_weights.safetensors", save({k: weights[k] for k in sorted(weights)}))
