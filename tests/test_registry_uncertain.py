@@ -261,3 +261,10 @@ def test_registry_edited_after_conversion_is_checked_again(tmp_path: Path) -> No
     assert not res.up_to_date and res.uncertain == {"projector_hidden": {"declared": 1024, "measured": 2048}}
     assert any("checkpoint has 2048; using 2048" in w for w in res.warnings)
     assert convert_variant(ws, reg, reg.get(name)).up_to_date
+
+
+def test_misspelt_marker_itself_gets_a_suggestion(tmp_path: Path) -> None:
+    path, line = _edited(tmp_path, "uncertain: [encoder_layers]", "uncertian: [encoder_layers]")
+    problems, _ = check_registry(path)
+    assert len(problems) == 1 and f"registry.yaml:{line}:7: " in problems[0], problems
+    assert "unknown field 'uncertian' (hint: did you mean uncertain?" in problems[0]

@@ -202,7 +202,10 @@ def _schema_problem(tree: Any, err: Any) -> Problem:
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         line, col = _locate(tree, [*path, extra[0]], key=True) if extra else _locate(tree, path)
         allowed = ", ".join(sorted(err.schema.get("properties", {})))
-        return Problem(line, col, f"{where}: unknown field '{extra[0] if extra else '?'}'", f"allowed: {allowed}")
+        close = difflib.get_close_matches(str(extra[0]), list(err.schema.get("properties", {})), n=1, cutoff=0.6) \
+            if extra else []
+        hint = f"did you mean {close[0]}? allowed: {allowed}" if close else f"allowed: {allowed}"
+        return Problem(line, col, f"{where}: unknown field '{extra[0] if extra else '?'}'", hint)
     line, col = _locate(tree, path)
     if v == "type":
         want = err.validator_value
