@@ -312,7 +312,7 @@ def reconcile(detected: LeWMConfig, notes: list[str], expected: LeWMConfig | Non
         accept("block_pattern", "".join(got_kinds), "".join(want_kinds))
     elif got_kinds != want_kinds and len(got_kinds) == len(want_kinds):  # other lengths: encoder_layers above
         problems.append(f"block_pattern={''.join(got_kinds)!r} (registry says {''.join(want_kinds)!r}"
-                            f"{at('block_pattern')})")
+                        f"{at('block_pattern')})")
     if problems:
         raise CheckpointError(f"{where}: checkpoint shapes disagree with the registry record: " + "; ".join(problems),
                               hint="set the record's architecture to the checkpoint's value (at the registry line "
