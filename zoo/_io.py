@@ -69,12 +69,17 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """Text files (cards, reports, JSON) never carry a credential: see zoo.secrets."""
+    from zoo.secrets import scrub
+
+    atomic_write_bytes(path, scrub(text).encode("utf-8"))
 
 
 def dumps_json(obj: Any) -> str:
-    """Deterministic, human-readable JSON (sorted keys, 2-space indent, trailing newline)."""
-    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """Deterministic, human-readable JSON (sorted keys, 2-space indent, trailing newline), credentials scrubbed."""
+    from zoo.secrets import scrub
+
+    return scrub(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:

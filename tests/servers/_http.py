@@ -60,6 +60,7 @@ class LoopbackServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._count = 0
+        self.echo_auth: int | None = None  # echo_authorization(): characters of the header to echo
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -127,6 +128,28 @@ class LoopbackServer:
             self.faults.append(fault)
         return fault
 
+    def echo_authorization(self, limit: int = 1 << 12) -> None:
+        """Like a careless server or proxy: every error answer (status >= 400) repeats the request's
+        Authorization header (its first `limit` characters: an echo cut short) in its body and in
+        `X-Error-Message`."""
+        self.echo_auth = limit
+
+    def _with_echo(self, req: LoggedRequest, status: int, payload: Any,
+                   headers: dict[str, str]) -> tuple[Any, dict[str, str]]:
+        if self.echo_auth is None or status < 400:
+            return payload, headers
+        echo = f"you sent Authorization: {req.headers.get('authorization', '')}"[: 24 + self.echo_auth]
+        if isinstance(payload, dict) and isinstance(payload.get("errors"), list) and payload["errors"]:
+            first = dict(payload["errors"][0]) if isinstance(payload["errors"][0], dict) else {}
+            first["message"] = f"{first.get('message', 'error')}; {echo}"
+            payload = {**payload, "errors": [first, *payload["errors"][1:]]}
+        elif isinstance(payload, dict):
+            payload = {**payload, "error": f"{payload.get('error', 'error')}; {echo}"}
+        elif isinstance(payload, bytes):
+            payload = payload + f"\n{echo}".encode()
+        headers = {**headers, "X-Error-Message": f"{headers.get('X-Error-Message', 'error')}; {echo}"}
+        return payload, headers
+
     def fail_nth(self, n: int, *, status: int = 500) -> None:
         """Fail the n-th request from now (1-based) with `status`."""
         target = self._count + n
@@ -164,6 +187,7 @@ class LoopbackServer:
             status, payload, headers = resp.status, resp.body, resp.headers
         if fault is not None and not fault.truncate:
             status, payload, headers = fault.status, {"error": fault.message}, {}
+        payload, headers = self._with_echo(req, status, payload, headers)
         req.status = status
         if fault is not None and fault.truncate:
             data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

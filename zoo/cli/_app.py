@@ -91,7 +91,7 @@ class ZooGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ZooError as exc:
-            click.echo(f"error: {exc.render()}", err=True)
+            click.echo(f"error: {error_text(exc)}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
@@ -132,9 +132,24 @@ def app(ctx: click.Context) -> AppContext:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 
+def error_text(exc: ZooError) -> str:
+    """The error line(s) the CLI prints: credentials scrubbed, control characters visible; a registry's
+    list of located problems stays one problem per line."""
+    from zoo.text import plain
+
+    problems = getattr(exc, "problems", None)
+    if isinstance(problems, list) and len(problems) > 1 and "\n" in exc.message:
+        head = plain(exc.message.split("\n", 1)[0])
+        hint = f" (hint: {plain(exc.hint)})" if exc.hint else ""
+        return head + "\n  " + "\n  ".join(plain(p) for p in problems) + hint
+    return plain(exc.render())
+
+
 def emit_json(obj: Any) -> None:
-    """Machine output: one JSON document on stdout."""
-    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+    """Machine output: one JSON document on stdout (credentials scrubbed)."""
+    from zoo.secrets import scrub
+
+    click.echo(scrub(json.dumps(obj, indent=2, sort_keys=True, default=str)))
 
 
 _console: Console | None = None
@@ -144,8 +159,8 @@ def console() -> Console:
     """Human output goes to stderr (rich), so stdout stays clean for --json."""
     global _console
     if _console is None:
-        from rich.console import Console
+        from zoo.cli._render import SafeConsole  # scrubs credentials, escapes control characters
 
         # not a terminal (CI logs, pipes): a wide fixed width keeps tables readable
-        _console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+        _console = SafeConsole(stderr=True, width=None if sys.stderr.isatty() else 160)
     return _console

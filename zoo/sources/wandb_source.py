@@ -72,6 +72,14 @@ class WandbSource:
             )
         os.environ.setdefault("WANDB_SILENT", "true")
         os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
+        from zoo.secrets import install_log_scrubber, private_client_dir, register_secret
+
+        register_secret(key)
+        install_log_scrubber()
+        # the wandb service logs failed response bodies verbatim under WANDB_CACHE_DIR (an echoed
+        # Authorization header would land on disk); the zoo downloads the files itself, so the
+        # client's cache and logs live in a private directory removed at exit
+        private_client_dir("WANDB_CACHE_DIR", "zoo-wandb-")
         try:
             import wandb
         except ImportError as exc:  # pragma: no cover - wandb is a declared dependency
