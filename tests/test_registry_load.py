@@ -165,4 +165,5 @@ def test_yaml_tags_are_inert_and_located(tmp_path: Path) -> None:
     path = tmp_path / "registry.yaml"
     path.write_text(text)
     problems, _ = check_registry(path)
-    assert len(problems) == 1 and "latent_dim: expected integer" in problems[0]
+    # refused where it stands (nothing is constructed from a tag)
+    assert len(problems) == 1 and ":46:19: YAML tag" in problems[0] and "python/object:os.system" in problems[0]

@@ -11,12 +11,14 @@ import difflib
 import functools
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from zoo.errors import RegistryError, UsageError
+from zoo.registry import _yaml as _yaml_mod
 from zoo.registry.records import (
     Architecture,
     Citation,
@@ -44,8 +46,10 @@ class Problem:
     hint: str | None = None
 
     def render(self, display: str) -> str:
+        from zoo.text import visible
+
         hint = f" (hint: {self.hint})" if self.hint else ""
-        return f"{display}:{self.line}:{self.col}: {self.message}{hint}"
+        return visible(f"{display}:{self.line}:{self.col}: {self.message}{hint}")  # always one line
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,109 +124,76 @@ def _display_path(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def _yaml():
-    from ruamel.yaml import YAML
+@dataclasses.dataclass(frozen=True)
+class _At:
+    """A problem whose location is found later (one re-read of the text for all of them)."""
 
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = True  # duplicates are reported by our own pass, with locations
-    return yaml
-
-
-def _plain(node: Any) -> Any:
-    """ruamel round-trip types -> plain Python (bools stay bools, not int subclasses)."""
-    from ruamel.yaml.scalarbool import ScalarBoolean
-    from ruamel.yaml.scalarfloat import ScalarFloat
-
-    if isinstance(node, Mapping):
-        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, ScalarBoolean):
-        return bool(node)
-    if isinstance(node, bool):
-        return node
-    if isinstance(node, ScalarFloat):
-        return float(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    if node is None:
-        return None
-    # anything else (tagged scalars such as `!!python/object:...`, sets, timestamps) becomes
-    # text, so the schema reports it as a wrongly typed value at its location
-    value = getattr(node, "value", node)
-    tag = getattr(getattr(node, "tag", None), "value", None) or getattr(node, "tag", None)
-    return f"{tag} {value}" if isinstance(tag, str) else str(value)
-
-
-def _locate(tree: Any, path: Iterable[Any], *, key: bool = False) -> tuple[int, int]:
-    """1-based (line, col) of the node at `path` in the ruamel tree (of its key when key=True)."""
-    line, col = 0, 0
-    node = tree
-    for part in path:
-        lc = getattr(node, "lc", None)
-        try:
-            if isinstance(node, Mapping) and lc is not None and part in node:
-                pos = lc.key(part) if key else lc.value(part)
-                line, col = pos[0], pos[1]
-                node = node[part]
-            elif isinstance(node, list) and lc is not None and isinstance(part, int) and part < len(node):
-                line, col = lc.item(part)
-                node = node[part]
-            else:
-                break
-        except (KeyError, IndexError, TypeError, AttributeError):
-            break
-    return line + 1, col + 1
+    path: tuple[Any, ...]
+    message: str
+    hint: str | None = None
+    key: bool = False  # locate the key of the last path part, not its value
 
 
 def _j(value: Any) -> str:
-    return json.dumps(value, default=str)
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _dotted(path: Iterable[Any]) -> str:
     out = ""
     for part in path:
+        if not isinstance(part, int):
+            part = _j(part) if not _PLAIN_KEY.match(str(part)) else part
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
 
-def _schema_problem(tree: Any, err: Any) -> Problem:
-    path = list(err.absolute_path)
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_@.-]{1,80}$")
+
+
+def _r(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _q(name: Any) -> str:
+    """A key for a message: 'plain_name', or its JSON form when it holds anything unusual."""
+    return f"'{name}'" if _PLAIN_KEY.match(str(name)) else _j(name)
+
+
+def _schema_problem(err: Any) -> _At:
+    path = tuple(err.absolute_path)
     where = _dotted(path)
     v = err.validator
     if v == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
-        line, col = _locate(tree, path, key=True)
-        return Problem(line, col, f"{where}: missing required field '{missing}'", f"add '{missing}:'")
+        return _At(path, f"{where}: missing required field '{missing}'", f"add '{missing}:'", key=True)
     if v == "additionalProperties":
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-        line, col = _locate(tree, [*path, extra[0]], key=True) if extra else _locate(tree, path)
         allowed = ", ".join(sorted(err.schema.get("properties", {})))
+        at = (*path, extra[0]) if extra else path
         close = difflib.get_close_matches(str(extra[0]), list(err.schema.get("properties", {})), n=1, cutoff=0.6) \
             if extra else []
         hint = f"did you mean {close[0]}? allowed: {allowed}" if close else f"allowed: {allowed}"
-        return Problem(line, col, f"{where}: unknown field '{extra[0] if extra else '?'}'", hint)
-    line, col = _locate(tree, path)
+        return _At(at, f"{where}: unknown field {_q(extra[0]) if extra else '?'}", hint, key=bool(extra))
     if v == "type":
         want = err.validator_value
         want_s = " or ".join(want) if isinstance(want, list) else want
-        return Problem(line, col, f"{where}: expected {want_s}, got {_j(err.instance)}", None)
+        return _At(path, f"{where}: expected {want_s}, got {_j(err.instance)}")
     if v == "enum":
         allowed = ", ".join(_j(x) for x in err.validator_value)
-        return Problem(line, col, f"{where}: {_j(err.instance)} is not allowed", _enum_hint(path, err, allowed))
+        return _At(path, f"{where}: {_j(err.instance)} is not allowed", _enum_hint(list(path), err, allowed))
     if v == "const":
-        return Problem(line, col, f"{where}: must be {_j(err.validator_value)}", None)
+        return _At(path, f"{where}: must be {_j(err.validator_value)}")
     if v == "pattern":
-        return Problem(line, col, f"{where}: {_j(err.instance)} has the wrong form", f"must match {err.validator_value}")
-    if v in ("minimum", "maximum", "minItems", "minLength", "minProperties"):
-        return Problem(line, col, f"{where}: {err.message}", None)
+        return _At(path, f"{where}: {_j(err.instance)} has the wrong form", f"must match {err.validator_value}")
     if v == "propertyNames":
-        return Problem(line, col, f"{where}: bad variant name: {err.message}", "letters, digits and _ only")
-    return Problem(line, col, f"{where}: {err.message}", None)
+        return _At(path, f"{where}: bad variant name {_j(err.instance)}", "a letter, then letters, digits and _ only")
+    message = err.message if len(err.message) <= 200 else err.message[:197] + "..."
+    return _At(path, f"{where}: {message}")
+
+
+MAX_PARENT_DEPTH = 16  # f32 -> quantized -> hardware build is 3; the bound keeps every chain walk cheap
 
 
 def _enum_hint(path: list[Any], err: Any, allowed: str) -> str:
@@ -236,64 +207,12 @@ def _enum_hint(path: list[Any], err: Any, allowed: str) -> str:
                if value.endswith("_heads") else "it is not a measurement; fix the declared value")
         return f"'{value}' cannot be uncertain: {why}; one of {allowed}"
     names = [x for x in err.validator_value if isinstance(x, str)]
-    close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(value[:200], names, n=1, cutoff=0.6)
     return f"did you mean {close[0]}? one of {allowed}" if close else f"one of {allowed}"
 
 
-def _load_with_node(text: str) -> tuple[Any, Any]:
-    """(round-trip tree, composed node graph) from ONE parse.
-
-    `YAML.load` composes the node graph and throws it away; the duplicate-key pass needs it, and parsing
-    the registry twice was a third of the start-up of every command that reads it (`zoo pull` cache hits).
-    """
-    yaml = _yaml()
-    try:  # ruamel >= 0.18.7 keeps per-document info that its constructor reads; older ones have none
-        from ruamel.yaml.docinfo import DocInfo, version
-
-        yaml.doc_infos.append(DocInfo(requested_version=version(yaml.version)))
-        yaml.tags = {}
-    except ImportError:
-        pass
-    constructor, parser = yaml.get_constructor_parser(text)
-    try:
-        node = constructor.composer.get_single_node()
-        tree = constructor.construct_document(node) if node is not None else None
-    finally:
-        parser.dispose()
-    return tree, node
-
-
-def _duplicate_problems(root: Any) -> list[Problem]:
-    """Duplicate mapping keys anywhere in the composed node graph (ruamel would silently keep the last)."""
-    from ruamel.yaml.nodes import MappingNode, SequenceNode
-
-    problems: list[Problem] = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, MappingNode):
-            seen: dict[str, int] = {}
-            for k, v in node.value:
-                key = str(k.value)
-                if key in seen:
-                    problems.append(
-                        Problem(
-                            k.start_mark.line + 1,
-                            k.start_mark.column + 1,
-                            f"duplicate key '{key}' (first defined on line {seen[key]})",
-                            "names must be unique; rename or delete one",
-                        )
-                    )
-                else:
-                    seen[key] = k.start_mark.line + 1
-                stack.append(v)
-        elif isinstance(node, SequenceNode):
-            stack.extend(node.value)
-    return problems
-
-
-def _cross_problems(tree: Any, data: dict[str, Any]) -> list[Problem]:
-    problems: list[Problem] = []
+def _cross_problems(data: dict[str, Any]) -> list[_At]:
+    problems: list[_At] = []
     variants = data.get("variants")
     if not isinstance(variants, dict):
         return problems
@@ -302,34 +221,44 @@ def _cross_problems(tree: Any, data: dict[str, Any]) -> list[Problem]:
         if not isinstance(rec, dict):
             continue
         parent = rec.get("parent")
+        where = f"{_dotted(['variants', name])}.parent"
         if isinstance(parent, str) and parent not in names:
-            line, col = _locate(tree, ["variants", name, "parent"])
-            problems.append(Problem(line, col, f"variants.{name}.parent: {unknown_variant_message(parent, names)}", None))
+            problems.append(_At(("variants", name, "parent"), f"{where}: {unknown_variant_message(parent, names)}"))
         if parent == name:
-            line, col = _locate(tree, ["variants", name, "parent"])
-            problems.append(Problem(line, col, f"variants.{name}.parent: a variant cannot be its own parent", None))
-    # parent cycles (longer than a self-reference, which is reported above)
-    reported: set[frozenset[str]] = set()
+            problems.append(_At(("variants", name, "parent"), f"{where}: a variant cannot be its own parent"))
+    # parent cycles (longer than a self-reference, which is reported above) and over-deep chains; each
+    # variant is walked once (states: 1 on the current walk, 2 finished; depth = length of its chain)
+    state: dict[str, int] = {}
+    depth: dict[str, int] = {}
     for start in variants:
+        if start in state:
+            continue
         chain: list[str] = []
         cur: Any = start
-        while isinstance(cur, str) and cur in variants and cur not in chain:
+        while isinstance(cur, str) and cur in variants and cur not in state:
+            state[cur] = 1
             chain.append(cur)
             rec = variants[cur]
             cur = rec.get("parent") if isinstance(rec, dict) else None
-        if not (isinstance(cur, str) and cur in chain):
-            continue
-        cycle = chain[chain.index(cur) :]
-        if len(cycle) < 2 or frozenset(cycle) in reported:
-            continue
-        reported.add(frozenset(cycle))
-        first = min(cycle)
-        ordered = cycle[cycle.index(first) :] + cycle[: cycle.index(first)]
-        line, col = _locate(tree, ["variants", first, "parent"])
-        problems.append(
-            Problem(line, col, f"variants.{first}.parent: parent cycle {' -> '.join([*ordered, first])}",
-                    "a derived variant must end at an f32 variant")
-        )
+        base = depth.get(cur, 0) if isinstance(cur, str) and state.get(cur) == 2 else 0
+        if isinstance(cur, str) and state.get(cur) == 1:  # closed a cycle on this walk
+            cycle = chain[chain.index(cur):]
+            if len(cycle) >= 2:
+                first = min(cycle)
+                ordered = cycle[cycle.index(first):] + cycle[: cycle.index(first)]
+                problems.append(_At(("variants", first, "parent"),
+                                    f"{_dotted(['variants', first])}.parent: parent cycle "
+                                    f"{' -> '.join(_j(n) if not _PLAIN_KEY.match(n) else n for n in [*ordered, first])}",
+                                    "a derived variant must end at an f32 variant"))
+        for name in reversed(chain):
+            base += 1
+            depth[name] = base
+            state[name] = 2
+            if base == MAX_PARENT_DEPTH + 1:
+                problems.append(_At(("variants", name, "parent"),
+                                    f"{_dotted(['variants', name])}.parent: more than {MAX_PARENT_DEPTH} ancestors",
+                                    "a derived variant's parent chain must end at an f32 variant within "
+                                    f"{MAX_PARENT_DEPTH} steps"))
     # target options only for declared targets
     for name, rec in variants.items():
         if not isinstance(rec, dict) or not isinstance(rec.get("target_options"), dict):
@@ -338,39 +267,52 @@ def _cross_problems(tree: Any, data: dict[str, Any]) -> list[Problem]:
         declared: list[Any] = targets if isinstance(targets, list) else []
         for target in rec["target_options"]:
             if target not in declared:
-                line, col = _locate(tree, ["variants", name, "target_options", target], key=True)
-                problems.append(Problem(line, col, f"variants.{name}.target_options.{target}: options for a target "
-                                        "the record does not declare", f"add {target} to targets or drop the options"))
+                problems.append(_At(("variants", name, "target_options", target),
+                                    f"{_dotted(['variants', name, 'target_options', target])}: options for a "
+                                    "target the record does not declare",
+                                    f"add {_q(target)} to targets or drop the options", key=True))
     # derived architecture must agree with the parent's
+    arch_cache: dict[str, dict[str, Any] | None] = {}
     for name, rec in variants.items():
         if not isinstance(rec, dict) or not isinstance(rec.get("architecture"), dict):
             continue
-        parent_arch = _resolved_arch(variants, rec.get("parent"))
+        parent_arch = _resolved_arch(variants, rec.get("parent"), arch_cache)
         if parent_arch is None:
             continue
         mine = _arch_dict(rec["architecture"])
         theirs = _arch_dict(parent_arch)
         for field, value in mine.items():
             if theirs.get(field) != value:
-                line, col = _locate(tree, ["variants", name, "architecture", field])
                 problems.append(
-                    Problem(line, col,
-                            f"variants.{name}.architecture.{field}: {value!r} disagrees with parent "
-                            f"'{rec['parent']}' ({theirs.get(field)!r})",
-                            "a derived variant has its parent's architecture; drop the field or fix it")
+                    _At(("variants", name, "architecture", field),
+                        f"{_dotted(['variants', name, 'architecture', field])}: {_r(value)} disagrees with parent "
+                        f"{_q(rec['parent'])} ({_r(theirs.get(field))})",
+                        "a derived variant has its parent's architecture; drop the field or fix it")
                 )
     return problems
 
 
-def _resolved_arch(variants: dict[str, Any], name: Any, depth: int = 0) -> dict[str, Any] | None:
-    if not isinstance(name, str) or name not in variants or depth > len(variants):
-        return None
-    rec = variants[name]
-    if not isinstance(rec, dict):
-        return None
-    if isinstance(rec.get("architecture"), dict):
-        return rec["architecture"]
-    return _resolved_arch(variants, rec.get("parent"), depth + 1)
+def _resolved_arch(variants: dict[str, Any], name: Any,
+                   cache: dict[str, dict[str, Any] | None] | None = None) -> dict[str, Any] | None:
+    """The architecture a variant has or inherits (None when the chain breaks or loops); iterative."""
+    seen: list[str] = []
+    found: dict[str, Any] | None = None
+    while isinstance(name, str) and name in variants and name not in seen:
+        if cache is not None and name in cache:
+            found = cache[name]
+            break
+        seen.append(name)
+        rec = variants[name]
+        if not isinstance(rec, dict):
+            break
+        if isinstance(rec.get("architecture"), dict):
+            found = rec["architecture"]
+            break
+        name = rec.get("parent")
+    if cache is not None:
+        for n in seen:
+            cache[n] = found
+    return found
 
 
 _ARCH_FIELDS = {f.name: f.default for f in dataclasses.fields(Architecture)}
@@ -388,54 +330,70 @@ def check_registry(path: str | os.PathLike[str]) -> tuple[list[str], dict[str, A
     return problems, data
 
 
-def _check(p: Path) -> tuple[list[str], dict[str, Any] | None, Any]:
-    from jsonschema import Draft202012Validator
+def _check(p: Path) -> tuple[list[str], dict[str, Any] | None, _yaml_mod.Parsed | None]:
+    from zoo.registry import _yaml
 
     display = _display_path(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, "rb") as fh:
+            raw = fh.read(_yaml.MAX_BYTES + 1)
     except FileNotFoundError:
         return [f"{display}:1:1: file not found (hint: create it or pass -C DIR)"], None, None
-    except UnicodeDecodeError as exc:
-        return [f"{display}:1:1: not UTF-8 text ({exc.reason} at byte {exc.start})"], None, None
     except OSError as exc:
         return [f"{display}:1:1: cannot read ({exc.strerror})"], None, None
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
+    if len(raw) > _yaml.MAX_BYTES:
+        return [f"{display}:1:1: larger than {_yaml.MAX_BYTES >> 20} MiB (hint: a registry is text; "
+                "split it or remove what is not a variant)"], None, None
     try:
-        tree, node = _load_with_node(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = (exc.problem or exc.context or "invalid YAML").strip()
-        return [f"{display}:{line}:{col}: YAML syntax error: {what} (hint: check indentation and quoting)"], None, None
-    except (YAMLError, ValueError, TypeError) as exc:  # rare constructor errors
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return [f"{display}:1:1: YAML error: {msg}"], None, None
-    data = _plain(tree)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [f"{display}:1:1: not UTF-8 text ({exc.reason} at byte {exc.start})"], None, None
+    try:
+        parsed = _yaml.parse(text)
+    except _yaml.YamlError as exc:
+        return [Problem(exc.line, exc.col, exc.message, exc.hint).render(display)], None, None
+    data = parsed.data
     if not isinstance(data, dict):
         return [f"{display}:1:1: top level must be a mapping with schema_version, collection, variants"], None, None
-    problems = _duplicate_problems(node)
-    validator = Draft202012Validator(registry_schema())
-    for err in validator.iter_errors(data):
-        problems.extend(_leaf_errors(tree, err))
-    problems.extend(_cross_problems(tree, data))
+    problems = [Problem(d.line, d.col, f"duplicate key {_q(d.key)} (first defined on line {d.first_line})",
+                        "names must be unique; rename or delete one") for d in parsed.duplicates]
+    pending: list[_At] = []
+    fast = _fast_check()
+    if fast is None or not fast(data):
+        from jsonschema import Draft202012Validator
+
+        for err in Draft202012Validator(registry_schema()).iter_errors(data):
+            pending.extend(_leaf_errors(err))
+    pending.extend(_cross_problems(data))
+    if pending:
+        where = _yaml.locate(text, [(at.path, at.key) for at in pending])
+        problems.extend(Problem(*where[(at.path, at.key)], at.message, at.hint) for at in pending)
     unique = sorted(set(problems), key=lambda pr: (pr.line, pr.col, pr.message))
-    return [pr.render(display) for pr in unique], data, tree
+    return [pr.render(display) for pr in unique], data, parsed
 
 
-def _leaf_errors(tree: Any, err: Any) -> list[Problem]:
+@functools.cache
+def _fast_check() -> Callable[[Any], bool] | None:
+    from zoo.registry._fastschema import Unsupported, compile_schema
+
+    try:
+        return compile_schema(registry_schema())
+    except (Unsupported, re.error):  # a schema feature the fast path does not know: jsonschema alone
+        return None
+
+
+def _leaf_errors(err: Any) -> list[_At]:
     """Flatten if/then/oneOf wrappers so each message points at the real field."""
     if err.validator in ("oneOf", "anyOf") and err.context:
         from jsonschema.exceptions import best_match
 
-        return [_schema_problem(tree, best_match(err.context))]
+        return [_schema_problem(best_match(err.context))]
     if err.validator in ("allOf", "if", "then", "else") and err.context:
-        out: list[Problem] = []
+        out: list[_At] = []
         for sub in err.context:
-            out.extend(_leaf_errors(tree, sub))
+            out.extend(_leaf_errors(sub))
         return out
-    return [_schema_problem(tree, err)]
+    return [_schema_problem(err)]
 
 
 # --------------------------------------------------------------------------- records
@@ -443,21 +401,20 @@ def _leaf_errors(tree: Any, err: Any) -> list[Problem]:
 
 def load_registry(path: str | os.PathLike[str]) -> Registry:
     p = Path(path)
-    problems, data, tree = _check(p)
-    if problems or data is None:
+    problems, data, parsed = _check(p)
+    if problems or data is None or parsed is None:
         n = len(problems)
         raise RegistryError(
             problems[0] if n == 1 else f"{_display_path(p)}: {n} problems:\n  " + "\n  ".join(problems),
             problems=problems,
             hint=None if n == 1 else "run `zoo registry check` for the full list",
         )
-    variants = tree["variants"]
-    lines = {name: variants.lc.key(name)[0] + 1 for name in variants}
-    arch_lines = {name: _architecture_lines(variants, name) for name in variants}
-    return _build(p, data, lines, arch_lines)
+    variants = data["variants"]
+    arch_lines = {name: _architecture_lines(variants, parsed.arch_lines, name) for name in variants}
+    return _build(p, data, parsed.variant_lines, arch_lines)
 
 
-def _architecture_lines(variants: Any, name: str) -> dict[str, int]:
+def _architecture_lines(variants: dict[str, Any], declared: dict[str, dict[str, int]], name: str) -> dict[str, int]:
     """Line of each declared architecture field ("" -> the `architecture:` key) of the record `name`
     inherits its architecture from (itself for f32 roots)."""
     cur: Any = name
@@ -465,14 +422,10 @@ def _architecture_lines(variants: Any, name: str) -> dict[str, int]:
     while isinstance(cur, str) and cur in variants and cur not in seen:
         seen.add(cur)
         rec: Any = variants[cur]
-        if not isinstance(rec, Mapping):
+        if not isinstance(rec, dict):
             break
-        arch: Any = rec.get("architecture")
-        rec_lc, arch_lc = getattr(rec, "lc", None), getattr(arch, "lc", None)
-        if isinstance(arch, Mapping) and rec_lc is not None and arch_lc is not None:
-            out = {"": rec_lc.key("architecture")[0] + 1}
-            out.update({str(k): arch_lc.key(k)[0] + 1 for k in arch})
-            return out
+        if isinstance(rec.get("architecture"), dict) and cur in declared:
+            return declared[cur]
         cur = rec.get("parent")
     return {}
 
@@ -491,8 +444,9 @@ def _build(path: Path, data: dict[str, Any], lines: dict[str, int],
     )
     raw = data["variants"]
     records: dict[str, VariantRecord] = {}
+    arch_cache: dict[str, dict[str, Any] | None] = {}
     for name in raw:
-        arch_raw = _resolved_arch(raw, name)
+        arch_raw = _resolved_arch(raw, name, arch_cache)
         assert arch_raw is not None  # guaranteed by the schema (f32 roots carry one)
         rec = raw[name]
         prov = rec.get("provenance")
