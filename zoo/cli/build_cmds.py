@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.text import safe
 
 
 def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -55,20 +56,20 @@ def build(
 def _render_build(result: Any) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{result.variant} -> {result.target}", title_justify="left")
+    table = Table(title=f"{safe(result.variant)} -> {safe(result.target)}", title_justify="left")
     table.add_column("artifact")
     table.add_column("kind")
     table.add_column("bytes", justify="right")
     table.add_column("sha256")
     for row in result.artifacts:
-        table.add_row(row["path"], row["kind"], f"{row['size']:,}", row["sha256"][:12])
+        table.add_row(safe(row["path"]), safe(row["kind"]), safe(f"{row['size']:,}"), safe(row["sha256"][:12]))
     con = console()
     con.print(table)
     if result.check is not None:
         for spec in check_tables(result.check):
             con.print(_rich_table(spec))
         status = "[green]PASS[/green]" if result.check.get("passed") else "[red]FAIL[/red]"
-        con.print(f"check: {status} {result.check.get('summary', '')}")
+        con.print(f"check: {status} {safe(result.check.get('summary', ''))}")
 
 
 def check_tables(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -82,15 +83,14 @@ def check_tables(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _rich_table(spec: dict[str, Any]) -> Any:
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(str(spec.get("title", ""))), title_justify="left")
+    table = Table(title=safe(spec.get("title", "")), title_justify="left")
     for i, col in enumerate(spec["columns"]):
-        table.add_column(escape(str(col)), no_wrap=i == 0)
+        table.add_column(safe(col), no_wrap=i == 0)
     width = len(spec["columns"])
     for row in spec["rows"]:
-        cells = [escape(str(c)) for c in (row if isinstance(row, list) else [row])][:width]
+        cells = [safe(c) for c in (row if isinstance(row, list) else [row])][:width]
         table.add_row(*cells, *[""] * (width - len(cells)))
     return table
 
@@ -111,6 +111,7 @@ def targets(as_json: bool) -> None:
     for col in ("name", "package", "version", "formats", "description"):
         table.add_column(col)
     for row in rows:
-        desc = row["description"] if row["loaded"] else f"[red]not loadable: {row['error']}[/red]"
-        table.add_row(row["name"], row["package"], row["version"], ", ".join(row["formats"]), desc)
+        desc = safe(row["description"]) if row["loaded"] else f"[red]not loadable: {safe(row['error'])}[/red]"
+        table.add_row(safe(row["name"]), safe(row["package"]), safe(row["version"]), safe(", ".join(row["formats"])),
+                      desc)
     console().print(table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.text import safe
 
 
 @main.command()
@@ -34,7 +35,7 @@ def card(ctx: click.Context, names: tuple[str, ...], all_: bool, check: bool, as
         elif stale:
             console().print(f"[red]{len(stale)} card file(s) out of date:[/red]")
             for path in stale:
-                console().print(f"  {path}")
+                console().print(f"  {safe(path)}")
             console().print("hint: run `zoo card --all` (it re-renders an existing cards/site/ too) and commit cards/")
         else:
             console().print("cards are up to date")
@@ -49,9 +50,9 @@ def card(ctx: click.Context, names: tuple[str, ...], all_: bool, check: bool, as
         emit_json({"schema_version": 1, "written": rels, "site": site_rel})
     else:
         for rel in rels:
-            console().print(f"wrote {rel}")
+            console().print(f"wrote {safe(rel)}")
         if site_rel:
-            console().print(f"re-rendered the site ({site_rel})")
+            console().print(f"re-rendered the site ({safe(site_rel)})")
 
 
 @main.command()
@@ -66,4 +67,4 @@ def site(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit_json({"schema_version": 1, "index": str(index)})
     else:
-        console().print(f"site written; open file://{index}")
+        console().print(f"site written; open file://{safe(index)}")

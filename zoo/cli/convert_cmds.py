@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.text import plain, safe
 
 
 @main.command()
@@ -63,10 +64,11 @@ def _render_result(result: Any) -> None:
 
     ok = click.style("up to date" if result.up_to_date else "converted", fg="green", bold=True)
     if result.up_to_date:
-        say(f"{ok} {result.safetensors_path} (same checkpoint, same converter)")
+        say(f"{ok} {plain(result.safetensors_path)} (same checkpoint, same converter)")
     else:
-        say(f"{ok} {result.source_kind} checkpoint ({result.tensor_count} tensors) -> {result.safetensors_path}")
-    say(f"  config   {result.config_path}  sha256 {result.config_sha256[:16]}")
+        say(f"{ok} {plain(result.source_kind)} checkpoint ({result.tensor_count} tensors) -> "
+            f"{plain(result.safetensors_path)}")
+    say(f"  config   {plain(result.config_path)}  sha256 {result.config_sha256[:16]}")
     known = result.known_safetensors_sha256
     weights = f"sha256 {known[:16]}" if known else "sha256 (see --json)"
     say(f"  weights  {weights}  (source {result.source_sha256[:16]})")
@@ -77,7 +79,7 @@ def _render_result(result: Any) -> None:
     if result.dropped:
         say(f"  dropped  {len(result.dropped)} tensor(s) (counters, sigreg, ...)")
     for w in result.warnings:
-        say(f"  {click.style('warning', fg='yellow')} {w}")
+        say(f"  {click.style('warning', fg='yellow')} {plain(w)}")
 
 
 @main.command()
@@ -101,34 +103,34 @@ def _render_info(info: dict[str, Any]) -> None:
     from rich.table import Table
 
     con = console()
-    con.print(f"[bold]{info['path']}[/]  ({info['format']}, {info.get('size', 0)} bytes)")
+    con.print(f"[bold]{safe(info['path'])}[/]  ({safe(info['format'])}, {safe(info.get('size', 0))} bytes)")
     for key in ("kind", "root_class", "metadata"):
         if info.get(key):
-            con.print(f"  {key}: {info[key]}")
+            con.print(f"  {key}: {safe(info[key])}")
     if info.get("stubbed_classes"):
         con.print(f"  stubbed classes ({len(info['stubbed_classes'])}, never imported): "
-                  + ", ".join(info["stubbed_classes"]))
+                  + ", ".join(safe(c) for c in info["stubbed_classes"]))
     if info.get("shared_storages"):
-        con.print(f"  shared storages: {info['shared_storages']}")
+        con.print(f"  shared storages: {safe(info['shared_storages'])}")
     tensors = info.get("tensors") or []
     table = Table(show_edge=False)
     for col in ("name", "dtype", "shape"):
         table.add_column(col)
     for t in tensors:
-        table.add_row(t["name"], t["dtype"], "x".join(str(s) for s in t["shape"]) or "scalar")
+        table.add_row(safe(t["name"]), safe(t["dtype"]), safe("x".join(str(s) for s in t["shape"]) or "scalar"))
     con.print(table)
-    con.print(f"  {len(tensors)} tensors, {info.get('parameters', 0)} elements")
+    con.print(f"  {len(tensors)} tensors, {safe(info.get('parameters', 0))} elements")
 
 
 def _render_lq40(info: dict[str, Any]) -> None:
     from rich.table import Table
 
     con = console()
-    con.print(f"[bold]{info['path']}[/]  (LQ40 mode {info.get('mode')}, {info.get('size', 0)} bytes"
+    con.print(f"[bold]{safe(info['path'])}[/]  (LQ40 mode {safe(info.get('mode'))}, {safe(info.get('size', 0))} bytes"
               + (", zoo extension" if info.get("zoo_extension") else "") + ")")
     cfg = info.get("config") or {}
     if cfg:
-        con.print("  " + " ".join(f"{k}={cfg[k]}" for k in ("encoder_type", "encoder_hidden", "encoder_layers",
+        con.print("  " + " ".join(f"{k}={safe(cfg[k])}" for k in ("encoder_type", "encoder_hidden", "encoder_layers",
                                                               "latent_dim", "predictor_hidden", "predictor_layers")
                                   if k in cfg))
     table = Table(show_edge=False)
@@ -139,8 +141,8 @@ def _render_lq40(info: dict[str, Any]) -> None:
         m = matrices.get(sec["name"])
         shape = "x".join(str(x) for x in m["shape"]) if m else str(sec.get("count", ""))
         sparsity = f"{m['sparsity']:.3f}" if m and m.get("sparsity") is not None else ""
-        table.add_row(sec["name"], sec["kind"], str(sec["offset"]), str(sec.get("length", m["bytes"] if m else "")),
-                      shape, sparsity)
+        table.add_row(safe(sec["name"]), safe(sec["kind"]), safe(sec["offset"]),
+                      safe(sec.get("length", m["bytes"] if m else "")), safe(shape), sparsity)
     con.print(table)
     if info.get("totals"):
-        con.print(f"  totals: {info['totals']}")
+        con.print(f"  totals: {safe(info['totals'])}")

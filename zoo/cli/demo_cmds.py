@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from zoo.cli._app import console, emit_json, json_option, main
+from zoo.text import safe
 
 
 @main.command()
@@ -42,9 +43,10 @@ def demo(directory: Path, as_json: bool) -> None:
         _render(results, ctx.reports)
         if ctx.publish is not None:
             _render_publish_plan(ctx.publish)
-        console().print(f"demo workspace: {ctx.directory}  (try `{_zoo_command()} -C {directory} verify --all`)")
+        console().print(f"demo workspace: {safe(ctx.directory)}  "
+                        f"(try `{safe(_zoo_command())} -C {safe(directory)} verify --all`)")
         if ctx.site_index is not None:
-            console().print(f"open {ctx.site_index.as_uri()}", soft_wrap=True)
+            console().print(f"open {safe(ctx.site_index.as_uri())}", soft_wrap=True)
     if any(r.failed for r in ctx.reports):
         raise SystemExit(1)
 
@@ -63,16 +65,16 @@ def _render(results: list[Any], reports: list[Any]) -> None:
             if gate.get("expected_cosine") is not None:
                 thr = float(gate["expected_cosine"]) - float(gate.get("tolerance") or 0.0)
             color = {"pass": "green", "fail": "red", "pending": "yellow"}.get(r.status, "red")
-            vt.add_row(r.variant, r.kind, str(gate.get("metric", "-")),
+            vt.add_row(safe(r.variant), safe(r.kind), safe(gate.get("metric", "-")),
                        "-" if measured is None else f"{float(measured):.6f}",
-                       "-" if thr is None else f"{thr:.6f}", f"[{color}]{r.status}[/]")
+                       "-" if thr is None else f"{thr:.6f}", f"[{color}]{safe(r.status)}[/]")
         console().print(vt)
     st = Table(title="zoo demo", title_justify="left")
     for col in ("step", "status", "seconds", "detail"):
         st.add_column(col)
     for r in results:
         color = {"done": "green", "skipped": "yellow"}.get(r.status, "red")
-        st.add_row(r.step, f"[{color}]{r.status}[/]", f"{r.seconds:.1f}", r.detail)
+        st.add_row(safe(r.step), f"[{color}]{safe(r.status)}[/]", f"{r.seconds:.1f}", safe(r.detail))
     console().print(st)
 
 
@@ -99,14 +101,14 @@ def _render_publish_plan(result: Any) -> None:
     from rich.table import Table
 
     repos = ", ".join(rr.plan.repo_id for rr in result.repos) or "-"
-    table = Table(title=f"publish --dry-run plan: {repos}", title_justify="left")
+    table = Table(title=f"publish --dry-run plan: {safe(repos)}", title_justify="left")
     for col in ("variant", "gate", "files", "bytes"):
         table.add_column(col, justify="right" if col in ("files", "bytes") else "left")
     color = {"pass": "green", "pending": "yellow"}
     total_files = total_bytes = 0
     for name, state, count, size in publish_plan_rows(result):
         c = color.get(state, "red") if state != "-" else "white"
-        table.add_row(name, f"[{c}]{state}[/]", str(count), f"{size:,}")
+        table.add_row(safe(name), f"[{c}]{safe(state)}[/]", str(count), f"{size:,}")
         total_files += count
         total_bytes += size
     table.add_row("[bold]total[/]", "", f"[bold]{total_files}[/]", f"[bold]{total_bytes:,}[/]")

@@ -9,6 +9,7 @@ import click
 
 from zoo.cli._app import app, console, emit_json, json_option, main
 from zoo.errors import UsageError
+from zoo.text import safe
 
 if TYPE_CHECKING:
     import numpy as np
@@ -105,7 +106,7 @@ def golden_cmd(ctx: click.Context, target: str, output: Path | None, as_json: bo
         emit_json(result)
     else:
         console().print(
-            f"[green]golden[/] {label}: {path} (|z| {result['latent_norm']:.4f}, "
+            f"[green]golden[/] {safe(label)}: {safe(path)} (|z| {result['latent_norm']:.4f}, "
             f"|z20| {result['rollout20_norm']:.4f}, sha256 {result['sha256'][:12]})"
         )
 
@@ -147,11 +148,11 @@ def bench_cmd(ctx: click.Context, target: str, repeats: int, warmup: int, batch:
         return
     from rich.table import Table
 
-    table = Table(title=f"zoo bench {label} (numpy engine, batch {batch}, median of {repeats})")
+    table = Table(title=f"zoo bench {safe(label)} (numpy engine, batch {batch}, median of {repeats})")
     for col in ("op", "median ms", "min ms"):
         table.add_column(col, justify="right" if col != "op" else "left")
     for op in ("encode", "predict", "rollout20"):
         table.add_row(op, f"{result[op]['median_ms']:.2f}", f"{result[op]['min_ms']:.2f}")
     console().print(table)
     if saved is not None:
-        console().print(f"saved {saved} (run `zoo card {label}` to show it on the card)")
+        console().print(f"saved {safe(saved)} (run `zoo card {safe(label)}` to show it on the card)")

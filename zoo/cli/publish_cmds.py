@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.text import safe
 
 if TYPE_CHECKING:
     from zoo.publish.push import PublishResult
@@ -35,11 +36,12 @@ def render_result(result: PublishResult) -> None:
     style = {"pass": "green", "pending": "yellow", "fail": "red", "stale": "red", "missing": "red"}
     for c in result.checks.values():
         measured = f"{c.metric}={c.measured:.4f}" if c.metric and c.measured is not None else "-"
-        gate.add_row(c.name, f"[{style.get(c.state, 'white')}]{c.state}[/]", measured, "; ".join(c.reasons))
+        gate.add_row(safe(c.name), f"[{style.get(c.state, 'white')}]{safe(c.state)}[/]", safe(measured),
+                     safe("; ".join(c.reasons)))
     con.print(gate)
     for rr in result.repos:
         p = rr.plan
-        title = f"{'plan' if result.dry_run else 'published'}: {p.repo_id}"
+        title = f"{'plan' if result.dry_run else 'published'}: {safe(p.repo_id)}"
         if not rr.remote_consulted:
             title += " (offline: compared with an empty repository)"
         elif not rr.exists:
@@ -48,29 +50,30 @@ def render_result(result: PublishResult) -> None:
         for col in ("action", "path", "size"):
             table.add_column(col, overflow="fold")
         for f in p.adds:
-            table.add_row("[green]add[/]", f.path, _size(f.size))
+            table.add_row("[green]add[/]", safe(f.path), _size(f.size))
         for f in p.updates:
-            table.add_row("[yellow]update[/]", f.path, _size(f.size))
+            table.add_row("[yellow]update[/]", safe(f.path), _size(f.size))
         for path in p.deletes:
-            table.add_row("[red]delete[/]", path, "")
+            table.add_row("[red]delete[/]", safe(path), "")
         for path in p.extra:
-            table.add_row("[dim]keep (remote only; --prune deletes)[/]", path, "")
+            table.add_row("[dim]keep (remote only; --prune deletes)[/]", safe(path), "")
         if table.row_count:
             con.print(table)
         line = (f"{len(p.adds)} add, {len(p.updates)} update, {len(p.deletes)} delete, "
                 f"{len(p.unchanged)} unchanged, {_size(p.bytes)} to upload")
         if not result.dry_run:
-            line += f"; commit {rr.commit[:12]}" if rr.commit else "; nothing changed, no commit"
+            line += f"; commit {safe(rr.commit[:12])}" if rr.commit else "; nothing changed, no commit"
             if rr.tag_created:
-                line += f"; tagged {result.tag}"
+                line += f"; tagged {safe(result.tag)}"
         con.print(line)
         conflict = rr.tag_conflict(result.tag) if result.dry_run else None
         if conflict:
-            con.print(f"[red]tag {result.tag} already exists at {conflict[:12]}[/]: publishing would refuse to move it")
+            con.print(f"[red]tag {safe(result.tag)} already exists at {safe(conflict[:12])}[/]: "
+                      "publishing would refuse to move it")
     if result.dry_run and result.refused:
-        names = ", ".join(c.name for c in result.refused)
+        names = ", ".join(safe(c.name) for c in result.refused)
         con.print(f"[red]would refuse[/] {names} (verification missing, failed or stale)"
-                  + (f"; forced: {result.force}" if result.force else ""))
+                  + (f"; forced: {safe(result.force)}" if result.force else ""))
 
 
 @main.command("publish")

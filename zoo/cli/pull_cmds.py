@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.text import safe
 
 
 @main.command()
@@ -47,18 +48,18 @@ def render_pull_table(outcomes: list[Any]) -> None:
     for o in outcomes:
         f = o.fetch
         served = "cache" if f.cached else (f.served_by or "?")
-        table.add_row(o.variant if o.variant == o.root else f"{o.variant} (via {o.root})", f.file, served,
-                      f.version or "-", _size(f.size), f.sha256[:12], o.converted)
+        table.add_row(safe(o.variant if o.variant == o.root else f"{o.variant} (via {o.root})"), safe(f.file),
+                      safe(served), safe(f.version or "-"), _size(f.size), safe(f.sha256[:12]), safe(o.converted))
     console().print(table)
     for o in outcomes:
         for note in o.fetch.skipped:
-            console().print(f"[yellow]note[/]: {o.root}: {note}")
+            console().print(f"[yellow]note[/]: {safe(o.root)}: {safe(note)}")
     shown: set[str] = set()
     for o in outcomes:  # an uncertain architecture field the checkpoint measured differently: one line each
         for warning in getattr(o, "warnings", ()):
             if warning not in shown:
                 shown.add(warning)
-                console().print(f"[yellow]warning[/]: {warning}", highlight=False, soft_wrap=True)
+                console().print(f"[yellow]warning[/]: {safe(warning)}", highlight=False, soft_wrap=True)
 
 
 def _size(n: int) -> str:
@@ -94,7 +95,7 @@ class _Progress:
         if self._progress is None:
             return
         task = self._tasks.get(variant)
-        label = f"{phase:8s} {variant}"
+        label = safe(f"{phase:8s} {variant}")
         if task is None:
             task = self._tasks[variant] = self._progress.add_task(label, total=total)
         self._progress.update(task, description=label, completed=done, total=total)

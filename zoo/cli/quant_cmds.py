@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.text import safe
 
 
 @main.command()
@@ -57,4 +58,5 @@ def quantize(
     for r in results:
         what = r.mode or r.kind
         extra = f" wanda={r.wanda}" if r.wanda else ""
-        console().print(f"[green]quantized[/] {r.variant or r.path}: {what}{extra} -> {r.path} ({r.size:,} B)")
+        console().print(f"[green]quantized[/] {safe(r.variant or r.path)}: {safe(what)}{safe(extra)} -> {safe(r.path)} "
+                        f"({r.size:,} B)")

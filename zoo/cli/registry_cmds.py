@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.text import plain, safe
 
 if TYPE_CHECKING:
     from zoo.registry import Workspace
@@ -36,11 +37,11 @@ def registry_check(ctx: click.Context, file: Path | None, as_json: bool) -> None
                    "variants": n_variants})
     else:
         for line in problems:
-            click.echo(line, err=True)
+            click.echo(plain(line), err=True)
         if not problems:
-            console().print(f"[green]ok[/green] {path}: {n_variants} variants, no problems")
+            console().print(f"[green]ok[/green] {safe(path)}: {n_variants} variants, no problems")
         else:
-            click.echo(f"{len(problems)} problem(s) in {path}", err=True)
+            click.echo(f"{len(problems)} problem(s) in {plain(path)}", err=True)
     if problems:
         sys.exit(2)
 
@@ -95,16 +96,16 @@ def list_variants(ctx: click.Context, as_json: bool) -> None:
         return
     from rich.table import Table
 
-    table = Table(title=f"{reg.collection.name} ({len(rows)} variants)")
+    table = Table(title=f"{safe(reg.collection.name)} ({len(rows)} variants)")
     for col in ("name", "family", "format", "parent", "claimed size", "claimed cos", "local status"):
         table.add_column(col, no_wrap=col == "name")
     colors = {"verified": "green", "failed": "red", "stale": "yellow", "absent": "dim"}
     for r in rows:
         st = r["status"]
         table.add_row(
-            r["name"], r["family"], r["format"], r["parent"] or "-", r["claimed_size"] or "-",
-            _fmt_cos(r["claimed_cosine"], r["claimed_cosine_text"]),
-            f"[{colors.get(st, 'cyan')}]{st}[/]",
+            safe(r["name"]), safe(r["family"]), safe(r["format"]), safe(r["parent"] or "-"),
+            safe(r["claimed_size"] or "-"), safe(_fmt_cos(r["claimed_cosine"], r["claimed_cosine_text"])),
+            f"[{colors.get(st, 'cyan')}]{safe(st)}[/]",
         )
     console().print(table)
 
@@ -131,9 +132,10 @@ def show_variant(ctx: click.Context, name: str, as_json: bool) -> None:
     from rich.panel import Panel
     from rich.pretty import Pretty
 
-    console().print(Panel(Pretty(data, expand_all=True), title=f"{rec.name} ({reg.path.name}:{rec.line})"))
+    title = f"{safe(rec.name)} ({safe(reg.path.name)}:{rec.line})"
+    console().print(Panel(Pretty(data, expand_all=True), title=title))
     for line in architecture_differences(rec, measured, reg.path.name):
-        console().print(line, highlight=False, soft_wrap=True)
+        console().print(safe(line), highlight=False, soft_wrap=True)
 
 
 def measured_architecture(ws: Any, reg: Any, rec: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import click
 
 from zoo.cli._app import app, console, emit_json, json_option, main
 from zoo.errors import UsageError
+from zoo.text import safe
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -36,21 +37,21 @@ def _table(reports: list[VerifyReport], live: dict[str, str] | None = None, name
         r = done.get(name)
         if r is None:
             stage = (live or {}).get(name, "queued")
-            table.add_row(name, "", f"[dim]{stage}…[/]", "", "", "", "", "", "")
+            table.add_row(safe(name), "", f"[dim]{safe(stage)}…[/]", "", "", "", "", "", "")
             continue
         g = r.gate or {}
         margin = g.get("margin")
         margin_txt = "-" if margin is None else f"[{'green' if margin >= 0 else 'red'}]{margin:+.6f}[/]"
         table.add_row(
-            r.variant,
-            r.kind,
-            f"[{_STYLE.get(r.status, 'white')}]{r.status}[/]",
-            str(g.get("metric", "-")),
-            _fmt(g.get("measured")),
-            _fmt(g.get("threshold")),
+            safe(r.variant),
+            safe(r.kind),
+            f"[{_STYLE.get(r.status, 'white')}]{safe(r.status)}[/]",
+            safe(g.get("metric", "-")),
+            safe(_fmt(g.get("measured"))),
+            safe(_fmt(g.get("threshold"))),
             margin_txt,
             f"{r.timings.get('total_s', 0.0):.1f}s",
-            r.reason or "",
+            safe(r.reason or ""),
         )
     return table
 
@@ -162,14 +163,14 @@ def _finish(doc: dict[str, Any], reports: list[Any], as_json: bool, *, printed_t
     s = doc["summary"]
     line = f"{s['pass']} pass, {s['fail']} fail, {s['pending']} pending, {s['error']} error"
     if doc.get("missing_shards"):
-        line += f"; missing shards {', '.join(doc['missing_shards'])}"
+        line += f"; missing shards {safe(', '.join(doc['missing_shards']))}"
     if doc.get("unreported"):
-        line += f"; not reported: {', '.join(doc['unreported'])}"
+        line += f"; not reported: {safe(', '.join(doc['unreported']))}"
     if not as_json:
         console().print(line)
     for r in reports:
         if r.exit_code:
-            console().print(f"[red]{r.variant}[/]: {r.reason}")
+            console().print(f"[red]{safe(r.variant)}[/]: {safe(r.reason)}")
     code = int(doc["exit_code"])
     if code:
         sys.exit(code)
@@ -214,14 +215,14 @@ def diff_cmd(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
         return
     from rich.table import Table
 
-    table = Table(title=f"cosine: rows {a}, columns {b}")
+    table = Table(title=f"cosine: rows {safe(a)}, columns {safe(b)}")
     table.add_column("")
     for lab in result["labels"]:
         table.add_column(lab, justify="right")
     for i, (lab, row) in enumerate(zip(result["labels"], result["matrix"], strict=True)):
-        table.add_row(lab, *(f"[bold]{v:.4f}[/]" if i == j else f"{v:.4f}" for j, v in enumerate(row)))
+        table.add_row(safe(lab), *(f"[bold]{v:.4f}[/]" if i == j else f"{v:.4f}" for j, v in enumerate(row)))
     console().print(table)
     console().print(
-        f"drift |‖s20‖-‖z‖|/‖z‖: {a} {result['drift']['a']:.4f}, {b} {result['drift']['b']:.4f}"
+        f"drift |‖s20‖-‖z‖|/‖z‖: {safe(a)} {result['drift']['a']:.4f}, {safe(b)} {result['drift']['b']:.4f}"
         + ("" if same_inputs else "  [yellow](golden inputs differ)[/]")
     )
