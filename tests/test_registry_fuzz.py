@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import re
+import time
+import tracemalloc
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from zoo.errors import RegistryError
 from zoo.registry import check_registry, load_registry
+from zoo.registry.loader import _fast_check, registry_schema
 
 SHIPPED = Path(__file__).resolve().parent.parent / "registry.yaml"
 LINES = SHIPPED.read_text().splitlines(keepends=True)
@@ -63,17 +70,7 @@ def test_mutations_are_valid_or_located(tmp_path_factory, text: str) -> None:  #
 
 # ------------------------------------------------------------------ hostile and structural fuzzing (issue 15)
 
-import copy  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-from typing import Any  # noqa: E402
-
-from jsonschema import Draft202012Validator  # noqa: E402
-
-from zoo.registry.loader import _fast_check, registry_schema  # noqa: E402
-
-YAML_ALPHABET = st.sampled_from(list("ab01 :-[]{},&*!|>'\"#%@`?~.\n\t\\") + ["\x1b", "\x00", "\u202e", "é", "<<"])
+YAML_ALPHABET = st.sampled_from([*"ab01 :-[]{},&*!|>'\"#%@`?~.\n\t\\", "\x1b", "\x00", "\u202e", "é", "<<"])
 HOSTILE_STRINGS = st.sampled_from(["vv\n", "[/x]", "\x1b[2J", "a/b", "..", "", " ", "x" * 70, "tiny\n", "0" * 64 + "\n",
                                    "file:///a\n", "hf://o/n/f", "wandb://a/b/c:d", "[link=mailto:x]y"])
 json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False),

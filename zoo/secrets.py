@@ -54,10 +54,23 @@ _current_cache: dict[tuple[Any, ...], tuple[frozenset[str], Any]] = {}
 _registered_version = [0]
 
 
+_KEY_BYTES = tuple(v.encode() for v in _KEY_VARS)
+
+
+def _env_key() -> tuple[Any, ...]:
+    """The values of the variables that decide the secrets: called for every string the console renders,
+    so read from os.environ's own dict (plain lookups) where CPython has one."""
+    data = getattr(os.environ, "_data", None)
+    if isinstance(data, dict) and os.name == "posix":
+        get = data.get
+        return (_registered_version[0], *map(get, _KEY_BYTES))
+    return (_registered_version[0], *map(os.environ.get, _KEY_VARS))
+
+
 def _current() -> tuple[frozenset[str], Any]:
-    """(secrets, scrub plan), cached on the environment that decides them (a few dict lookups a call)."""
+    """(secrets, scrub plan), cached on the environment that decides them."""
     get = os.environ.get
-    key = (_registered_version[0], *(get(v) for v in _KEY_VARS))
+    key = _env_key()
     hit = _current_cache.get(key)
     if hit is not None:
         return hit

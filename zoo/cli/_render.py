@@ -38,10 +38,21 @@ class SafeConsole(Console):
             kwargs["markup"] = False
             return super().render_str(text, **kwargs)
 
+    _rendering = False
+
     def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
-        for segment in super().render(renderable, options):
-            if segment.control is None and segment.text:
-                clean = visible(segment.text, keep_newlines=True)
-                if clean is not segment.text:
-                    segment = Segment(clean, segment.style, None)
-            yield segment
+        # rich renders nested renderables through this same method; every segment leaves through the
+        # outermost call, so only that one looks at the text (a table of 10,000 rows: ~60,000 nested calls)
+        if self._rendering:
+            yield from super().render(renderable, options)
+            return
+        self._rendering = True
+        try:
+            for segment in super().render(renderable, options):
+                if segment.control is None and segment.text:
+                    clean = scrub(visible(segment.text, keep_newlines=True))
+                    if clean != segment.text:
+                        segment = Segment(clean, segment.style, None)
+                yield segment
+        finally:
+            self._rendering = False

@@ -167,11 +167,21 @@ def _always(v: Any) -> bool:
     return True
 
 
+_PY_TYPES: dict[str, type | tuple[type, ...]] = {"object": dict, "array": list, "string": str}
+
+
 def _type_check(types: list[str]) -> Check:
+    if len(types) == 1 and types[0] in _PY_TYPES:  # the common case, on the hot path
+        py = _PY_TYPES[types[0]]
+        return lambda v: isinstance(v, py)
     return lambda v: any(_is_type(v, t) for t in types)
 
 
 def _enum_check(options: list[Any]) -> Check:
+    if all(o is None or isinstance(o, str) for o in options):
+        strings = frozenset(o for o in options if isinstance(o, str))
+        allow_none = None in options
+        return lambda v: (isinstance(v, str) and v in strings) or (allow_none and v is None)
     return lambda v: any(_equal(v, o) for o in options)
 
 
@@ -200,7 +210,14 @@ def _names_check(names: Check) -> Check:
 
 
 def _items_check(item: Check) -> Check:
-    return lambda v: not isinstance(v, list) or all(item(x) for x in v)
+    def check_items(v: Any) -> bool:
+        if isinstance(v, list):
+            for x in v:
+                if not item(x):
+                    return False
+        return True
+
+    return check_items
 
 
 def _unique_check(v: Any) -> bool:
@@ -209,7 +226,13 @@ def _unique_check(v: Any) -> bool:
 
 def _combine(subs: list[Check], how: str) -> Check:
     if how == "all":
-        return lambda v: all(s(v) for s in subs)
+        def check_all(v: Any) -> bool:  # a loop, not all(genexpr): the hot path of every load
+            for sub in subs:  # noqa: SIM110
+                if not sub(v):
+                    return False
+            return True
+
+        return check_all
     if how == "any":
         return lambda v: any(s(v) for s in subs)
     return lambda v: sum(1 for s in subs if s(v)) == 1
