@@ -198,6 +198,10 @@ def hub_api(token: str | None) -> HfApi:
     """An HfApi for HF_ENDPOINT (read now, not at import) with the env token or none at all."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from huggingface_hub import HfApi
+
+    from zoo.secrets import install_log_scrubber
+
+    install_log_scrubber()  # the client's log records may quote a server's answer
     from huggingface_hub.utils import disable_progress_bars
 
     disable_progress_bars()

@@ -49,6 +49,10 @@ class HfSource:
     def resolve(self) -> Resolution:
         from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
+        from zoo.secrets import install_log_scrubber
+
+        install_log_scrubber()  # the client's log records may quote a server's answer
+
         url = hf_hub_url(self.repo_id, self.path, revision=self.revision, endpoint=self.endpoint)
         try:
             meta = get_hf_file_metadata(url, token=self.token or False, timeout=env_float("ZOO_HTTP_TIMEOUT", 30.0),
