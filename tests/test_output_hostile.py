@@ -167,3 +167,12 @@ def test_console_backstop_never_raises(value: str, capsys: pytest.CaptureFixture
     con.print(Text(value))  # built directly: control characters still made visible at output
     err = capsys.readouterr().err
     assert "\x1b" not in err
+
+
+def test_error_lines_from_user_input_are_visible(tmp_path: Path) -> None:
+    out = assert_clean(run("-C", str(tmp_path / "no\x1b[2J\nsuch"), "list"), code=2)
+    assert "no\\x1b[2J\\nsuch" in out and len(out.strip().splitlines()) == 1
+    ws = write_pull_workspace(tmp_path / "ws", [source_yaml("file:///nonexistent/t.ckpt")])
+    out = assert_clean(run("-C", str(ws), "show", "x\x1b]8;;https://evil.invalid\x07[/x]"), code=2)
+    assert out.startswith("error: unknown variant 'x\\x1b]8;;https://evil.invalid\\x07[/x]'")
+    assert len(out.strip().splitlines()) == 1

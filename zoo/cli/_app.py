@@ -87,12 +87,23 @@ class ZooGroup(click.Group):
             importlib.import_module(f"zoo.cli.{LAZY_COMMANDS[cmd_name]}")
         return super().get_command(ctx, cmd_name)
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:  # click quotes the bad argument (e.g. a -C path) verbatim
+            _visible_click_message(exc)
+            raise
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ZooError as exc:
             click.echo(f"error: {error_text(exc)}", err=True)
             sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            _visible_click_message(exc)
+            raise
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             sys.exit(130)
@@ -130,6 +141,12 @@ def app(ctx: click.Context) -> AppContext:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+def _visible_click_message(exc: click.ClickException) -> None:
+    from zoo.text import plain
+
+    exc.message = plain(exc.message)  # type: ignore[misc]  # click declares it Final; we only make it visible
 
 
 def error_text(exc: ZooError) -> str:
