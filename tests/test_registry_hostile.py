@@ -191,3 +191,11 @@ def test_registry_check_json_stays_json(tmp_path: Path) -> None:
     assert r.exit_code == 2
     doc = json.loads(r.stdout)
     assert doc["ok"] is False and "anchors and aliases" in doc["problems"][0]
+
+
+def test_every_record_knows_its_line() -> None:
+    shipped = Path(__file__).resolve().parent.parent / "registry.yaml"
+    lines = shipped.read_text().splitlines()
+    reg = load_registry(shipped)
+    for rec in reg:
+        assert rec.line is not None and lines[rec.line - 1] == f"  {rec.name}:", rec.name
