@@ -146,6 +146,9 @@ def test_verify_and_publish_with_hostile_workspace_path(tmp_path: Path, monkeypa
     out = assert_clean(result, code=None)
     assert result.exit_code in (0, 1, 2), out
     assert "tiny" in out
+    result = run("-C", str(ws), "publish", "--dry-run", "--all", "--force", "why[/x]\x1b[2J")
+    out = assert_clean(result, code=None)
+    assert "why[/x]\\x1b[2J" in out, out
     result = run("-C", str(ws), "verify", "tiny_child")
     assert_clean(result, code=None)
     assert result.exit_code in (1, 2), result.output
