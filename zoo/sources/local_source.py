@@ -20,7 +20,14 @@ from urllib.parse import unquote, urlsplit
 
 from zoo._io import atomic_write_json
 from zoo.errors import InputError
-from zoo.sources.base import Progress, RemoteFile, Resolution, validate_remote_name
+from zoo.sources.base import (
+    OversizeDownload,
+    Progress,
+    RemoteFile,
+    Resolution,
+    copy_capped,
+    validate_remote_name,
+)
 
 MIRROR_MANIFEST = "manifest.json"
 
@@ -92,6 +99,8 @@ class LocalMirrorSource:
             if not isinstance(entry, dict):
                 raise InputError(f"{mpath}: contents.{name} must be an object")
             size = entry.get("size")
+            if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+                raise InputError(f"{mpath}: contents.{name}.size must be a non-negative integer, not {size!r:.40}")
             files[name] = RemoteFile(
                 name=name,
                 size=int(size) if isinstance(size, int) else None,
@@ -113,15 +122,15 @@ class LocalMirrorSource:
         if not real.is_file():
             raise InputError(f"{self.uri}: {name} is listed in the manifest but missing from {self.root}")
         total = real.stat().st_size
-        done = 0
-        with open(real, "rb") as fin, open(part, "wb") as fout:
-            while chunk := fin.read(1 << 22):
-                fout.write(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
-            fout.flush()
-            os.fsync(fout.fileno())
+        rf = resolution.files.get(name)
+        limit = rf.size if rf is not None else None
+        origin = f"{self.uri} {name}"
+        if limit is not None and total > limit:  # refused before a byte is copied
+            part.unlink(missing_ok=True)
+            raise OversizeDownload(origin, limit, by="declared by the mirror manifest")
+        with open(real, "rb") as fin:  # the file may still grow while we copy: copy_capped stops at the limit
+            copy_capped(fin, part, origin=origin, limit=limit, by="declared by the mirror manifest",
+                        progress=progress, total=total)
 
 
 def _str_or_none(v: object) -> str | None:

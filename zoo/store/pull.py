@@ -244,6 +244,10 @@ def _fetch_one(
     res = source.resolve()
     name = _pick_file(spec, res.files, spec.uri)
     remote = res.files[name]
+    declared = _declared_size(spec, remote)
+    if declared != remote.size:  # the sources stop writing at the size the file carries
+        remote = dataclasses.replace(remote, size=declared)
+        res = dataclasses.replace(res, files={**res.files, name: remote})
     key = download_key(spec.uri, res.version or "", name)
 
     def on_bytes(done: int, total: int | None) -> None:
@@ -297,6 +301,12 @@ def _fetch_one(
         m.record_artifact(rel, kind="checkpoint", produced_by="zoo pull", inputs={spec.uri: sha})
     return FetchResult(rec.name, rel, sha, size, cached=False, served_by=spec.uri, version=res.version,
                        run_id=res.run_id, downloaded_bytes=downloaded, skipped=list(skipped))
+
+
+def _declared_size(spec: SourceSpec, remote: Any) -> int | None:
+    """The smallest size declared for the file (registry `size`, service/mirror manifest): downloads stop there."""
+    sizes = [n for n in (spec.size, remote.size) if isinstance(n, int) and not isinstance(n, bool) and n >= 0]
+    return min(sizes) if sizes else None
 
 
 def _check(part: Path, spec: SourceSpec, remote: Any, *, uri: str, name: str) -> tuple[str, int]:
