@@ -63,6 +63,31 @@ def _fsync_dir(directory: Path) -> None:
             os.close(dfd)
 
 
+def contained_path(base: str | os.PathLike[str], rel: str | os.PathLike[str], *, what: str = "") -> Path:
+    """`base / rel`, refusing anything that leaves `base` (issue 15: hostile workspaces).
+
+    `rel` must be relative without `..`; every existing component is resolved (symlinks followed), and
+    the result must still lie inside the resolved `base`: a symlink is written through only when it
+    points back inside. Raises `InputError` naming the path and where it leads.
+    """
+    from zoo.errors import InputError
+
+    root = Path(base)
+    relp = Path(rel)
+    if relp.is_absolute() or ".." in relp.parts:
+        raise InputError(f"{root / relp}: path {str(rel)!r} is not relative to {root}{' (' + what + ')' if what else ''}",
+                         hint="refusing to write outside the directory it belongs to")
+    target = root / relp
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(target)
+    if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise InputError(
+            f"{target}: resolves to {real}, outside {real_root}{' (' + what + ')' if what else ''}",
+            hint="a symlink points out of the workspace; remove it (the zoo never writes through such links)",
+        )
+    return target
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     with atomic_writer(path, "wb") as fh:
         fh.write(data)

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo._io import atomic_write_text
+from zoo._io import atomic_write_text, contained_path
 from zoo.cards.data import (
     FPGA_REPORT,
     MODE_LABEL,
@@ -489,7 +489,10 @@ def write_cards(workspace: Workspace, registry: Registry, names: list[str] | Non
     """Render (all first, so a bad card writes nothing), then write changed cards atomically."""
     cards = expected_cards(workspace, registry, names)
     written = []
-    for path, text in cards.items():
+    root = workspace.root
+    # every destination is checked before anything is written: no writing through symlinks that leave the workspace
+    checked = {contained_path(root, path.relative_to(root), what="card"): text for path, text in cards.items()}
+    for path, text in checked.items():
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             atomic_write_text(path, text)
         written.append(path)

@@ -25,6 +25,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from zoo._io import contained_path
 from zoo.errors import InputError, RemoteError, UsageError, VerificationError, ZooError
 from zoo.registry.records import SourceSpec, VariantRecord
 from zoo.store.cache import Store, download_key
@@ -167,7 +168,7 @@ def _cache_hit(variant_dir: Path, rec: VariantRecord, store: Store) -> FetchResu
     if not store.has(sha):
         return None
     rel = f"source/{PurePosixPath(name).name}"
-    dest = variant_dir / rel
+    dest = contained_path(variant_dir, rel, what="pulled checkpoint")  # a symlinked source/ must not leak writes
     store.install(sha, dest)
     blob = store.blob_path(sha)
     size = blob.stat().st_size
@@ -278,7 +279,7 @@ def _fetch_one(
             downloaded = max(0, size - before)
             store.ingest(part, sha)
     rel = f"source/{PurePosixPath(name).name}"  # flat, as convert looks for it
-    store.install(sha, variant_dir / rel)
+    store.install(sha, contained_path(variant_dir, rel, what="pulled checkpoint"))
     md5 = md5_b64(store.blob_path(sha))
     with update_manifest(variant_dir) as m:
         m.set_source({
