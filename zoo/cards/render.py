@@ -31,7 +31,7 @@ from zoo.cards.metadata import (
     validate_card_text,
     variant_card_data,
 )
-from zoo.cards.redact import redact_text
+from zoo.cards.redact import redact_value
 
 if TYPE_CHECKING:
     import jinja2
@@ -120,7 +120,7 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,  # Markdown output; values go through `cell`
     )
-    env.filters.update(size=fmt_size, cos=fmt_cos, num=fmt_num, short=short, cell=cell, redact=redact_text)
+    env.filters.update(size=fmt_size, cos=fmt_cos, num=fmt_num, short=short, cell=cell, redact=redact_value)
     return env
 
 
