@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from zoo._io import atomic_write_json
+from zoo._io import atomic_write_json, read_json_file
 from zoo.errors import InputError
 from zoo.sources.base import (
     OversizeDownload,
@@ -84,12 +83,12 @@ class LocalMirrorSource:
             raise InputError(f"{self.uri}: mirror directory {self.root} does not exist",
                              hint="create it (e.g. `zoo demo`) or fix the registry source")
         try:
-            doc = json.loads(mpath.read_text(encoding="utf-8"))
+            doc = read_json_file(mpath, hint="regenerate the mirror manifest")  # bounded size and depth
         except FileNotFoundError:
             raise InputError(f"{mpath}: missing mirror manifest",
                              hint="a mirror directory needs manifest.json with contents{name: digest, size, sha256}") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{mpath}: unreadable mirror manifest ({exc})") from None
+        except OSError as exc:
+            raise InputError(f"{mpath}: unreadable mirror manifest ({exc.strerror})") from None
         contents = doc.get("contents") if isinstance(doc, dict) else None
         if not isinstance(contents, dict):
             raise InputError(f"{mpath}: field 'contents' must be an object of files")
