@@ -62,7 +62,7 @@ def validate_remote_name(name: str, *, origin: str) -> str:
     """Reject names from a remote manifest that could escape the directory we write into."""
     bad = (
         not name
-        or "\x00" in name
+        or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name)  # NUL, newlines, escape sequences
         or "\\" in name
         or name.startswith("/")
         or re.match(r"^[A-Za-z]:", name) is not None

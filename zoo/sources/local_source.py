@@ -96,10 +96,10 @@ class LocalMirrorSource:
         for name, entry in sorted(contents.items()):
             validate_remote_name(name, origin=str(mpath))
             if not isinstance(entry, dict):
-                raise InputError(f"{mpath}: contents.{name} must be an object")
+                raise InputError(f"{mpath}: contents.{name!r} must be an object")
             size = entry.get("size")
             if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-                raise InputError(f"{mpath}: contents.{name}.size must be a non-negative integer, not {size!r:.40}")
+                raise InputError(f"{mpath}: contents.{name!r}: size must be a non-negative integer, not {size!r:.40}")
             files[name] = RemoteFile(
                 name=name,
                 size=int(size) if isinstance(size, int) else None,
