@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from click.testing import CliRunner
 from servers._http import LoggedRequest
+from servers.hf_hub_server import HF_TEST_TOKEN, HfHubServer
 from servers.wandb_server import WandbServer
 from servers.workspaces import source_yaml, write_pull_workspace
 
@@ -124,3 +125,40 @@ def test_mirror_manifest_negative_size_is_a_located_error(tmp_path: Path) -> Non
     result = _pull(ws)
     assert result.exit_code == 2, result.output
     assert "size must be a non-negative integer" in result.output
+
+
+class _FloodHub(HfHubServer):
+    """A Hub whose HEAD declares 100 bytes for m.ckpt but whose GET streams 3 GB."""
+
+    sent = 0
+
+    def handle(self, req: LoggedRequest) -> tuple[int, Any, dict[str, str]]:
+        status, payload, headers = super().handle(req)
+        if req.method == "GET" and "/resolve/" in req.path and status in (200, 206):
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+            return 200, self._flood(), headers
+        return status, payload, headers
+
+    def _flood(self) -> Iterator[bytes]:
+        chunk = b"h" * (1 << 16)
+        while self.sent < HUGE:
+            self.sent += len(chunk)
+            yield chunk
+
+
+def test_hf_source_flooding_past_the_declared_size_is_cut_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = _FloodHub()
+    server.start()
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setenv("HF_TOKEN", HF_TEST_TOKEN)
+        server.add_files("org/lewm", {"m.ckpt": b"m" * DECLARED})
+        ws = write_pull_workspace(tmp_path / "ws", [source_yaml("hf://org/lewm/m.ckpt")])
+        result = _pull(ws)
+    finally:
+        server.stop()
+    assert result.exit_code == 1, result.output
+    assert f"size expected {DECLARED}" in result.output and "Traceback" not in result.output
+    cache = Path(os.environ["ZOO_CACHE"])
+    assert not [p for p in _files_under(cache) if p.stat().st_size > DECLARED and p.name != "CACHEDIR.TAG"]
+    assert server.sent < 64 << 20
