@@ -116,3 +116,12 @@ def test_hostile_mirror_manifests(tmp_path: Path, doc: str, match: str) -> None:
     with pytest.raises(InputError, match=match) as err:
         LocalMirrorSource(path_to_file_uri(tmp_path)).resolve()
     assert "\n" not in err.value.render()
+
+
+@pytest.mark.parametrize("name", ["a\nb.ckpt", "x\x1b[31m.ckpt", "nul\x00.ckpt", "c1\x9b.ckpt"])
+def test_remote_names_with_control_characters_are_refused(name: str) -> None:
+    from zoo.sources.base import validate_remote_name
+
+    with pytest.raises(InputError, match="unsafe file name") as err:
+        validate_remote_name(name, origin="m.json")
+    assert "\n" not in err.value.render() and "\x1b" not in err.value.render()
