@@ -128,3 +128,16 @@ def test_symlinked_targets_entries_are_refused(tmp_path: Path, outside: Path) ->
     (vdir / "targets" / "esp32").symlink_to(outside)
     with pytest.raises(InputError, match="outside"):
         target_dir(ws, "v", "esp32")
+
+
+def test_symlinked_cache_directories_are_refused(tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = _mirror_workspace(tmp_path)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ZOO_CACHE", str(cache))
+    (cache / "blobs").mkdir(parents=True)
+    (cache / "blobs" / "sha256").symlink_to(outside)
+    before = _snapshot(outside)
+    result = CliRunner().invoke(main, ["-C", str(ws), "pull", "tiny", "--no-convert"])
+    assert result.exit_code == 2, result.output
+    assert "outside" in result.output and "Traceback" not in result.output
+    assert _snapshot(outside) == before
