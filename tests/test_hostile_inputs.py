@@ -125,3 +125,24 @@ def test_remote_names_with_control_characters_are_refused(name: str) -> None:
     with pytest.raises(InputError, match="unsafe file name") as err:
         validate_remote_name(name, origin="m.json")
     assert "\n" not in err.value.render() and "\x1b" not in err.value.render()
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_deep_json_elsewhere_is_contained(tmp_path: Path) -> None:
+    from zoo.cards.data import read_json_file as card_json
+    from zoo.sources.base import _service_message
+    from zoo.sources.wandb_source import _graphql_error
+    from zoo.store.status import build_status
+
+    class _Resp:
+        text, reason = DEEP, "Bad"
+
+    assert len(_service_message(_Resp())) <= 200  # a hostile server's error body
+    assert _graphql_error(DEEP) is not None
+    (tmp_path / "manifest.json").write_text(DEEP)
+    build_status(tmp_path)  # `zoo list` keeps going
+    (tmp_path / "bench.json").write_text(DEEP)
+    with pytest.raises(InputError, match="nested too deeply"):
+        card_json(tmp_path / "bench.json")

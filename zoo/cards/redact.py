@@ -76,7 +76,7 @@ def redacted_json_bytes(path: Path) -> bytes | None:
         return None
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     clean = redact_json(doc)
     return None if clean == doc else dumps_json(clean).encode("utf-8")

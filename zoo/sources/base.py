@@ -238,7 +238,7 @@ def _service_message(resp: object) -> str:
             errs = data.get("errors")
             if isinstance(errs, list) and errs and isinstance(errs[0], dict):
                 return str(errs[0].get("message", errs[0]))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or a hostile deeply nested body
         pass
     return _short(text) or getattr(resp, "reason", "") or "no message"
 

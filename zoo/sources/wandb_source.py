@@ -202,7 +202,7 @@ def _graphql_error(text: str) -> str | None:
     """The first message of a GraphQL `errors` list (or a plain `error` field) in a response body."""
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or a hostile deeply nested body
         return " ".join(text.split())[:200] or None
     if not isinstance(doc, dict):
         return None
