@@ -141,3 +141,25 @@ def test_symlinked_cache_directories_are_refused(tmp_path: Path, outside: Path, 
     assert result.exit_code == 2, result.output
     assert "outside" in result.output and "Traceback" not in result.output
     assert _snapshot(outside) == before
+
+
+def test_symlinked_lock_file_is_not_written_through(tmp_path: Path, outside: Path) -> None:
+    ws = _mirror_workspace(tmp_path)
+    vdir = ws / "variants" / "tiny"
+    vdir.mkdir(parents=True)
+    (vdir / ".pull.lock").symlink_to(outside / "README.md")
+    before = _snapshot(outside)
+    result = CliRunner().invoke(main, ["-C", str(ws), "pull", "tiny", "--no-convert"])
+    assert "Traceback" not in result.output
+    assert _snapshot(outside) == before
+
+
+def test_symlinked_cards_directory_is_refused(tmp_path: Path, outside: Path) -> None:
+    ws = _card_workspace(tmp_path)
+    shutil.copytree(ws / "cards", outside / "cards")
+    shutil.rmtree(ws / "cards")
+    (ws / "cards").symlink_to(outside / "cards")
+    before = _snapshot(outside)
+    result = CliRunner().invoke(main, ["-C", str(ws), "card", "baseline_full"])
+    assert result.exit_code == 2, result.output
+    assert _snapshot(outside) == before
