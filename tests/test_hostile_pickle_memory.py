@@ -38,6 +38,27 @@ CASES: dict[str, bytes] = {
 }
 
 
+BZIP2_256MB_OF_ZEROS = bytes.fromhex(
+    "425a68393141592653590e09e2df015f8e4000c0000008200030804d4642a025a90a80973141592653590e09e2df015f8e40"
+    "00c0000008200030804d4642a025a90a80973141592653590e09e2df015f8e4000c0000008200030804d4642a025a90a8097"
+    "3141592653590e09e2df015f8e4000c0000008200030804d4642a025a90a80973141592653590e09e2df015f8e4000c00000"
+    "08200030804d4642a025a90a80973141592653591ecee4db012a3fc000c0040008200030cc0529a6aaa8491b002248f17724"
+    "53850906b17caf00"
+)
+
+
+def _bzip2_bomb() -> bytes:
+    """A < 500-byte zip whose data.pkl is a bzip2 stream of 256 MB (declared as 4 bytes); zipfile would inflate
+    each compressed chunk in one call, before any size check."""
+    name = b"h/data.pkl"
+    payload = BZIP2_256MB_OF_ZEROS
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 46, 0, 12, 0, 0, 0, len(payload), 4, len(name), 0) + name
+    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 46, 46, 0, 12, 0, 0, 0, len(payload), 4, len(name),
+                          0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(payload), 0)
+    return local + payload + central + end
+
+
 def _small_ckpt(data: bytes) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
@@ -73,6 +94,10 @@ def test_small_checkpoints_stay_under_100_mb(tmp_path: Path) -> None:
         path.write_bytes(_small_ckpt(data))
         assert path.stat().st_size < 600
         paths.append(str(path))
+    bomb = tmp_path / "bzip2-bomb.ckpt"
+    bomb.write_bytes(_bzip2_bomb())
+    assert bomb.stat().st_size < 500
+    paths.append(str(bomb))
     # one child reads every file through the CLI's code path and reports its own peak RSS
     child = (
         "import json, resource, sys\n"
@@ -91,7 +116,8 @@ def test_small_checkpoints_stay_under_100_mb(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["rss_kb"] < 100 * 1024, report
-    assert all("declares" in m or "frame of" in m for m in report["msgs"]), report["msgs"]
+    assert all("declares" in m or "frame of" in m for m in report["msgs"][:-1]), report["msgs"]
+    assert "compression method 12" in report["msgs"][-1]
     # and the command itself: exit 2, one line
     cli = subprocess.run([sys.executable, "-m", "zoo", "inspect", paths[0]], capture_output=True, text=True,
                          timeout=60)

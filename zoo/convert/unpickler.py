@@ -1022,6 +1022,13 @@ def load_raw(path: str | os.PathLike[str]) -> RawCheckpoint:
                     hint="this zip is not a torch.save checkpoint",
                 )
             prefix = names[0][: -len("data.pkl")]
+            for info in zf.infolist():
+                # torch stores every member uncompressed; bzip2/lzma members decompress a whole input chunk at once
+                # (a 900-byte bzip2 member inflated to 2 GB of RSS before any size check), deflate is bounded
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise CheckpointError(f"{p}: member {info.filename[:80]!r} uses compression method "
+                                          f"{info.compress_type} (torch.save stores members uncompressed)",
+                                          hint="this zip is not a torch.save checkpoint")
             if prefix + "byteorder" in zf.namelist():
                 if zf.getinfo(prefix + "byteorder").file_size > 16:  # a compressed member could inflate without bound
                     raise CheckpointError(f"{p}: field '{prefix}byteorder' is implausibly large",
