@@ -36,15 +36,32 @@ def _verify(name: str, parent: str | None, artifacts: dict[str, str], status: st
             "metrics": {}, "artifacts": artifacts, "reference": reference or {}}
 
 
+def golden_bytes(weights_sha256: str, *, scale: float = 1.0, orthogonal: bool = False) -> bytes:
+    """A small but real golden file: the tensors publish's recomputed gate reads, bound to the weights' sha256."""
+    import numpy as np
+    from safetensors.numpy import save
+
+    dim = 8
+    latent = np.arange(1, dim + 1, dtype=np.float32) * scale
+    rollout = np.tile(latent, (20, 1))
+    if orthogonal:  # cosine ~0 with the default outputs
+        rollout = np.tile(np.array([1, -1] * (dim // 2), dtype=np.float32) * np.arange(1, dim + 1)[::-1], (20, 1))
+        rollout = rollout - (rollout @ latent / (latent @ latent))[:, None] * latent
+        rollout = rollout.astype(np.float32)
+    tensors = {"inputs.image": np.zeros((1,), np.float32), "inputs.actions": np.zeros((1,), np.float32),
+               "outputs.latent": latent, "outputs.rollout": rollout}
+    return save(tensors, metadata={"weights_sha256": weights_sha256})
+
+
 def make_workspace(root: Path, *, child_status: str = "pass") -> Path:
     """Variants `tiny` (f32) and `tiny_child` (ternary), verified, with cards; returns the root."""
     write_pull_workspace(root, [source_yaml("file:///nonexistent/tiny.ckpt")])
     vt, vc = root / "variants" / "tiny", root / "variants" / "tiny_child"
     weights = b"\x00" * 64 + b"tiny-weights" * 50
     config = json.dumps({"latent_dim": 32}, sort_keys=True).encode()
-    golden = b"golden-tiny" * 10
     ternary = b"ternary" * 40
-    golden_c = b"golden-child" * 10
+    golden = golden_bytes(_sha(weights))
+    golden_c = golden_bytes(_sha(ternary), scale=2.0)
     _write(vt / "lejepa_weights.safetensors", weights)
     _write(vt / "config.json", config)
     _write(vt / "golden.safetensors", golden)

@@ -31,7 +31,7 @@ def test_first_publish_uploads_everything_then_nothing(ws: Path, hf_server: HfHu
     # exactly one commit, LFS for the safetensors, naming the variants and their verify results
     (body,) = commit_bodies(hf_server)
     header = body[0]["value"]
-    assert "tiny (pass rollout@20=0.9991)" in header["summary"] and "tiny_child" in header["summary"]
+    assert "tiny (pass rollout@20=1.0000)" in header["summary"] and "tiny_child" in header["summary"]
     assert ("lfsFile", "tiny/lejepa_weights.safetensors") in _file_ops(body)
     assert repo["commit"] == hf_server.repos[("model", HUB_REPO)].branches["main"]
 

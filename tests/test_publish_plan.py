@@ -133,7 +133,7 @@ def test_pending_is_published_and_named_in_message(tmp_path: Path) -> None:
     result = plan_for_workspace(ws, reg, offline=True)
     assert result.checks["tiny_child"].state == "pending" and not result.refused
     title, description = commit_message(list(result.checks.values()), None)
-    assert title == "zoo publish: tiny (pass rollout@20=0.9991), tiny_child (pending rollout@20=0.9991)"
+    assert title == "zoo publish: tiny (pass rollout@20=1.0000), tiny_child (pending rollout@20=1.0000)"
     assert "Forced" not in description
     many = [result.checks["tiny"]] * 40
     assert len(commit_message(many, "why")[0]) <= 300

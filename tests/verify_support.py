@@ -57,7 +57,7 @@ def build_workspace(root: Path) -> tuple[Workspace, Any]:
     """Write registry.yaml and the built artifacts of tiny_f32 and its ternary children."""
     from safetensors.numpy import save
 
-    from zoo._io import atomic_write_bytes, atomic_write_text
+    from zoo._io import atomic_write_bytes, atomic_write_text, sha256_file
     from zoo.model.golden import golden_from_weights
     from zoo.quant.ternary import write_ternary
 
@@ -70,7 +70,8 @@ def build_workspace(root: Path) -> tuple[Workspace, Any]:
     vdir = ws.variant_dir("tiny_f32")
     atomic_write_bytes(vdir / "lejepa_weights.safetensors", save({k: weights[k] for k in sorted(weights)}))
     atomic_write_text(vdir / "config.json", config.to_json())
-    golden_from_weights(config, weights, vdir / "golden.safetensors", {"variant": "tiny_f32"})
+    golden_from_weights(config, weights, vdir / "golden.safetensors",
+                        {"variant": "tiny_f32", "weights_sha256": sha256_file(vdir / "lejepa_weights.safetensors")})
     with update_manifest(vdir) as m:
         m.record_artifact("lejepa_weights.safetensors", kind="safetensors")
         m.record_artifact("config.json", kind="config")

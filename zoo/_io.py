@@ -63,6 +63,31 @@ def _fsync_dir(directory: Path) -> None:
             os.close(dfd)
 
 
+def contained_path(base: str | os.PathLike[str], rel: str | os.PathLike[str], *, what: str = "") -> Path:
+    """`base / rel`, refusing anything that leaves `base` (issue 15: hostile workspaces).
+
+    `rel` must be relative without `..`; every existing component is resolved (symlinks followed), and
+    the result must still lie inside the resolved `base`: a symlink is written through only when it
+    points back inside. Raises `InputError` naming the path and where it leads.
+    """
+    from zoo.errors import InputError
+
+    root = Path(base)
+    relp = Path(rel)
+    if relp.is_absolute() or ".." in relp.parts:
+        raise InputError(f"{root / relp}: path {str(rel)!r} is not relative to {root}{' (' + what + ')' if what else ''}",
+                         hint="refusing to write outside the directory it belongs to")
+    target = root / relp
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(target)
+    if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise InputError(
+            f"{target}: resolves to {real}, outside {real_root}{' (' + what + ')' if what else ''}",
+            hint="a symlink points out of the workspace; remove it (the zoo never writes through such links)",
+        )
+    return target
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     with atomic_writer(path, "wb") as fh:
         fh.write(data)
@@ -96,3 +121,51 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+MAX_JSON_BYTES = 64 << 20  # manifests, verify.json, mirror manifests are a few KB
+MAX_JSON_DEPTH = 64  # real documents nest < 10 levels; deeper ones are hostile (RecursionError later)
+
+
+def json_depth(obj: Any) -> int:
+    """Nesting depth of a parsed JSON value, iteratively (a deep document cannot overflow the stack here)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        cur, d = stack.pop()
+        if isinstance(cur, dict):
+            cur = list(cur.values())
+        if isinstance(cur, list):
+            deepest = max(deepest, d)
+            stack.extend((v, d + 1) for v in cur if isinstance(v, dict | list))
+    return deepest
+
+
+def parse_json_bytes(raw: bytes | str, *, where: str, hint: str | None = None) -> Any:
+    """json.loads that only raises `InputError` (one line naming `where`): bad UTF-8, bad JSON, too deep."""
+    from zoo.errors import InputError
+
+    try:
+        obj = json.loads(raw)
+    except RecursionError:
+        raise InputError(f"{where}: JSON nested too deeply (over {MAX_JSON_DEPTH} levels)", hint=hint) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: not UTF-8 text (byte {exc.start})", hint=hint) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+                         hint=hint) from None
+    if json_depth(obj) > MAX_JSON_DEPTH:
+        raise InputError(f"{where}: JSON nested too deeply (over {MAX_JSON_DEPTH} levels)", hint=hint)
+    return obj
+
+
+def read_json_file(path: str | os.PathLike[str], *, hint: str | None = None, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """Read and parse a JSON file with bounded size and depth; FileNotFoundError passes through."""
+    from zoo.errors import InputError
+
+    p = Path(path)
+    with open(p, "rb") as fh:
+        raw = fh.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise InputError(f"{p}: larger than the {max_bytes} byte limit for a JSON document", hint=hint)
+    return parse_json_bytes(raw, where=str(p), hint=hint)

@@ -7,10 +7,11 @@ its fixture (`with Server() as srv:` or `srv.start()` / `srv.stop()`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -204,6 +205,9 @@ class LoopbackServer:
         self._send(h, status, payload, headers)
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str]) -> None:
+        if isinstance(payload, Iterator):  # a generator-backed body (e.g. "3 GB" that is never held in memory)
+            _stream(h, status, payload, headers)
+            return
         if isinstance(payload, bytes):
             data = payload
         else:
@@ -224,6 +228,21 @@ class LoopbackServer:
     def paths(self, method: str | None = None) -> list[str]:
         """Logged request paths (optionally only one method), for assertions."""
         return [r.path for r in self.requests if method is None or r.method == method]
+
+
+def _stream(h: BaseHTTPRequestHandler, status: int, chunks: Iterator[bytes], headers: dict[str, str]) -> None:
+    """Send `chunks` as they come (no Content-Length unless `headers` has one); stop when the client hangs up."""
+    h.send_response(status)
+    for k, v in headers.items():
+        h.send_header(k, v)
+    h.send_header("Connection", "close")
+    h.end_headers()
+    h.close_connection = True
+    if h.command == "HEAD":
+        return
+    with contextlib.suppress(OSError):
+        for chunk in chunks:
+            h.wfile.write(chunk)
 
 
 def _read_chunked(h: BaseHTTPRequestHandler) -> bytes:

@@ -53,6 +53,8 @@ def read_json_file(path: Path) -> dict[str, Any] | None:
         raise InputError(
             f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})", hint="regenerate the file"
         ) from exc
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply", hint="regenerate the file") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: top level must be a JSON object", hint="regenerate the file")
     return data

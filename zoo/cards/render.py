@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo._io import atomic_write_text
+from zoo._io import atomic_write_text, contained_path
 from zoo.cards.data import (
     FPGA_REPORT,
     MODE_LABEL,
@@ -31,7 +31,7 @@ from zoo.cards.metadata import (
     validate_card_text,
     variant_card_data,
 )
-from zoo.cards.redact import redact_text
+from zoo.cards.redact import redact_value
 
 if TYPE_CHECKING:
     import jinja2
@@ -120,7 +120,7 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,  # Markdown output; values go through `cell`
     )
-    env.filters.update(size=fmt_size, cos=fmt_cos, num=fmt_num, short=short, cell=cell, redact=redact_text)
+    env.filters.update(size=fmt_size, cos=fmt_cos, num=fmt_num, short=short, cell=cell, redact=redact_value)
     return env
 
 
@@ -489,7 +489,10 @@ def write_cards(workspace: Workspace, registry: Registry, names: list[str] | Non
     """Render (all first, so a bad card writes nothing), then write changed cards atomically."""
     cards = expected_cards(workspace, registry, names)
     written = []
-    for path, text in cards.items():
+    root = workspace.root
+    # every destination is checked before anything is written: no writing through symlinks that leave the workspace
+    checked = {contained_path(root, path.relative_to(root), what="card"): text for path, text in cards.items()}
+    for path, text in checked.items():
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             atomic_write_text(path, text)
         written.append(path)

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zoo._io import atomic_write_text
+from zoo._io import atomic_write_text, contained_path
 from zoo.cards.data import VariantFacts, collection_facts
 from zoo.cards.markdown import strip_front_matter, to_html
 from zoo.cards.render import KIND_SHORT, fmt_cos, fmt_size, render_card, render_collection_card
@@ -171,12 +171,14 @@ def render_site(workspace: Workspace, registry: Registry) -> Path:
     """Write cards/site/ (rendering everything first) and return the path of index.html."""
     site_dir = workspace.cards_dir / SITE_DIR
     files = site_files(workspace, registry)
-    for rel, text in files.items():
-        path = site_dir / rel
+    root = workspace.root
+    checked = {contained_path(root, (site_dir / rel).relative_to(root), what="site page"): text
+               for rel, text in files.items()}  # all checked before anything is written: no symlink escapes
+    for path, text in checked.items():
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             atomic_write_text(path, text)
     # Pages of variants that left the registry would otherwise linger with dead links.
-    pages = site_dir / "variants"
+    pages = contained_path(root, (site_dir / "variants").relative_to(root), what="site pages")
     if pages.is_dir():
         for page in sorted(pages.glob("*.html")):
             if f"variants/{page.name}" not in files:

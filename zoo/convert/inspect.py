@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 import struct
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,21 @@ def describe_checkpoint(path: Path) -> dict[str, Any]:
     }
 
 
+# safetensors dtype -> bits per element (the format's own list; sub-byte float kinds are packed)
+SAFETENSORS_DTYPE_BITS: dict[str, int] = {
+    "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16, "U16": 16, "F16": 16,
+    "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "F64": 64, "I64": 64, "U64": 64, "C64": 64, "F4": 4, "F6_E2M3": 6,
+    "F6_E3M2": 6,
+}
+MAX_DIMS = 16
+MAX_DIM = 1 << 48
+
+
 def describe_safetensors(path: Path) -> dict[str, Any]:
-    """Header only (no tensor data is read)."""
+    """Header only (no tensor data is read); every field is checked (issue 15: a hostile header is one line)."""
+    from zoo._io import parse_json_bytes
+    from zoo.errors import InputError
+
     with open(path, "rb") as fh:
         raw = fh.read(8)
         if len(raw) < 8:
@@ -58,22 +71,53 @@ def describe_safetensors(path: Path) -> dict[str, Any]:
         if n > MAX_SAFETENSORS_HEADER:
             raise CheckpointError(f"{path}: safetensors header length {n} at byte 0 is implausible")
         text = fh.read(n)
+        file_size = os.fstat(fh.fileno()).st_size
+    if len(text) < n:
+        raise CheckpointError(f"{path}: safetensors header length {n} at byte 0 runs past the end of the file "
+                              f"({file_size} bytes)", hint="the file is truncated")
+    where = f"{path}: safetensors header (bytes 8..{8 + n})"
     try:
-        header = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: safetensors header (bytes 8..{8 + n}) is not valid JSON ({exc})") from None
+        header = parse_json_bytes(text, where=where)
+    except InputError as exc:
+        raise CheckpointError(exc.message, hint="the file is corrupt or not safetensors") from None
     if not isinstance(header, dict):
-        raise CheckpointError(f"{path}: safetensors header is not a JSON object")
+        raise CheckpointError(f"{where} is not a JSON object")
     meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        raise CheckpointError(f"{where}: field '__metadata__' must map strings to strings")
+    data_size = file_size - 8 - n
     tensors = []
     total = 0
     for name in sorted(header):
-        entry = header[name]
-        if not isinstance(entry, dict) or not isinstance(entry.get("shape"), list):
-            raise CheckpointError(f"{path}: safetensors entry '{name}' is malformed")
-        count = 1
-        for s in entry["shape"]:
-            count *= int(s)
+        count = _check_entry(where, name, header[name], data_size)
         total += count
-        tensors.append({"name": name, "dtype": str(entry.get("dtype")), "shape": entry["shape"]})
+        entry = header[name]
+        tensors.append({"name": name, "dtype": entry["dtype"], "shape": entry["shape"]})
     return {"metadata": meta, "tensors": tensors, "parameters": total}
+
+
+def _check_entry(where: str, name: str, entry: Any, data_size: int) -> int:
+    """Element count of one header entry after checking dtype, shape and data_offsets against the file."""
+    label = f"{where}: entry {name[:80]!r}"
+    if not isinstance(entry, dict):
+        raise CheckpointError(f"{label} is malformed (not an object)")
+    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+    if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPE_BITS:
+        raise CheckpointError(f"{label}: field 'dtype' {str(dtype)[:20]!r} is not a safetensors dtype")
+    if not isinstance(shape, list) or len(shape) > MAX_DIMS or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= MAX_DIM for d in shape):
+        raise CheckpointError(f"{label}: field 'shape' must be a list of at most {MAX_DIMS} non-negative integers")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(
+            isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
+        raise CheckpointError(f"{label}: field 'data_offsets' must be [begin, end]")
+    begin, end = offsets
+    if not 0 <= begin <= end <= data_size:
+        raise CheckpointError(f"{label}: data_offsets [{begin}, {end}] lie outside the {data_size} data bytes",
+                              hint="the file is truncated or corrupt")
+    count = 1
+    for d in shape:
+        count *= d
+    if (count * SAFETENSORS_DTYPE_BITS[dtype] + 7) // 8 != end - begin:
+        raise CheckpointError(f"{label}: shape {shape} of {dtype} needs {(count * SAFETENSORS_DTYPE_BITS[dtype] + 7) // 8} "
+                              f"bytes, data_offsets give {end - begin}")
+    return count

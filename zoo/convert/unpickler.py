@@ -17,7 +17,8 @@ unpickler with our own opcode table:
 - Work and memory are bounded: at most MAX_OPCODES opcodes run (each creates at most one small
   object), the text PUT/GET memo indices are 32-bit like the binary ones, and the tensors of one file
   may declare at most a few times the archive's bytes in total (stride-0 views cannot multiply the
-  output).
+  output). Every length-prefixed opcode (BINBYTES*, BYTEARRAY8, BINUNICODE*, BINSTRING, LONG1/4, FRAME)
+  checks its declared length against the bytes that remain before allocating anything.
 - Storages are zero-copy numpy views over an mmap of the file; tensor views honour offset/size/stride
   and are bounds-checked against the storage (which is bounds-checked against the archive).
 - Newer torch saves dtypes without a legacy typed storage (uint16/32/64, float8_*) as
@@ -758,6 +759,56 @@ class RestrictedUnpickler(pickle._Unpickler):
         if size > self.data_len - self.source.tell():
             raise pickle.UnpicklingError(f"frame of {size} bytes runs past the end of the pickle")
 
+    # Length-prefixed opcodes: the declared length is checked against the bytes that remain *before*
+    # anything is allocated (the base class's BYTEARRAY8 zero-fills `bytearray(n)` first: a 500-byte file
+    # could make it allocate gigabytes).
+    def _declared(self, fmt: str, op: str) -> int:
+        width = struct.calcsize(fmt)
+        head = self.read(width)
+        if len(head) != width:
+            raise pickle.UnpicklingError(f"truncated {op} opcode")
+        size: int = struct.unpack(fmt, head)[0]
+        left = self.data_len - self.source.tell()
+        if size < 0 or size > left:
+            raise pickle.UnpicklingError(f"{op} declares {size} bytes but only {left} remain in the pickle")
+        return size
+
+    def _take(self, fmt: str, op: str) -> bytes:
+        return self.read(self._declared(fmt, op))
+
+    def load_binstring(self) -> None:
+        self.append(self._decode_string(self._take("<i", "BINSTRING")))  # type: ignore[attr-defined]
+
+    def load_short_binstring(self) -> None:
+        self.append(self._decode_string(self._take("<B", "SHORT_BINSTRING")))  # type: ignore[attr-defined]
+
+    def load_binbytes(self) -> None:
+        self.append(self._take("<I", "BINBYTES"))
+
+    def load_short_binbytes(self) -> None:
+        self.append(self._take("<B", "SHORT_BINBYTES"))
+
+    def load_binbytes8(self) -> None:
+        self.append(self._take("<Q", "BINBYTES8"))
+
+    def load_bytearray8(self) -> None:
+        self.append(bytearray(self._take("<Q", "BYTEARRAY8")))
+
+    def load_binunicode(self) -> None:
+        self.append(str(self._take("<I", "BINUNICODE"), "utf-8", "surrogatepass"))
+
+    def load_short_binunicode(self) -> None:
+        self.append(str(self._take("<B", "SHORT_BINUNICODE"), "utf-8", "surrogatepass"))
+
+    def load_binunicode8(self) -> None:
+        self.append(str(self._take("<Q", "BINUNICODE8"), "utf-8", "surrogatepass"))
+
+    def load_long1(self) -> None:
+        self.append(pickle.decode_long(self._take("<B", "LONG1")))
+
+    def load_long4(self) -> None:
+        self.append(pickle.decode_long(self._take("<i", "LONG4")))
+
     def load_ext(self) -> None:
         raise pickle.UnpicklingError("EXT opcodes (copyreg extension registry) are not allowed")
 
@@ -850,6 +901,17 @@ class RestrictedUnpickler(pickle._Unpickler):
         (pickle.GLOBAL, load_global),
         (pickle.STACK_GLOBAL, load_stack_global),
         (pickle.FRAME, load_frame),
+        (pickle.BINSTRING, load_binstring),
+        (pickle.SHORT_BINSTRING, load_short_binstring),
+        (pickle.BINBYTES, load_binbytes),
+        (pickle.SHORT_BINBYTES, load_short_binbytes),
+        (pickle.BINBYTES8, load_binbytes8),
+        (pickle.BYTEARRAY8, load_bytearray8),
+        (pickle.BINUNICODE, load_binunicode),
+        (pickle.SHORT_BINUNICODE, load_short_binunicode),
+        (pickle.BINUNICODE8, load_binunicode8),
+        (pickle.LONG1, load_long1),
+        (pickle.LONG4, load_long4),
         (pickle.EXT1, load_ext),
         (pickle.EXT2, load_ext),
         (pickle.EXT4, load_ext),
@@ -960,6 +1022,13 @@ def load_raw(path: str | os.PathLike[str]) -> RawCheckpoint:
                     hint="this zip is not a torch.save checkpoint",
                 )
             prefix = names[0][: -len("data.pkl")]
+            for info in zf.infolist():
+                # torch stores every member uncompressed; bzip2/lzma members decompress a whole input chunk at once
+                # (a 900-byte bzip2 member inflated to 2 GB of RSS before any size check), deflate is bounded
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise CheckpointError(f"{p}: member {info.filename[:80]!r} uses compression method "
+                                          f"{info.compress_type} (torch.save stores members uncompressed)",
+                                          hint="this zip is not a torch.save checkpoint")
             if prefix + "byteorder" in zf.namelist():
                 if zf.getinfo(prefix + "byteorder").file_size > 16:  # a compressed member could inflate without bound
                     raise CheckpointError(f"{p}: field '{prefix}byteorder' is implausibly large",

@@ -81,17 +81,47 @@ class LeWMConfig:
         cfg = cls(**kwargs)
         if cfg.encoder_type not in ("vit", "hybrid"):
             raise InputError(f"{source}: field 'encoder_type' must be 'vit' or 'hybrid', got {cfg.encoder_type!r}")
+        _check_dims(cfg, source)
         return cfg
 
     @classmethod
     def from_file(cls, path: str | Path) -> LeWMConfig:
         p = Path(path)
+        from zoo._io import read_json_file
+
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = read_json_file(p)  # bounded size and depth; one-line InputError otherwise
         except FileNotFoundError as exc:
             raise InputError(f"{p}: file not found", hint="run `zoo convert` first") from exc
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{p}: not valid JSON ({exc})") from exc
+        except OSError as exc:
+            raise InputError(f"{p}: cannot read ({exc.strerror})") from None
         if not isinstance(data, dict):
             raise InputError(f"{p}: top level must be a JSON object")
         return cls.from_dict(data, source=str(p))
+
+
+MAX_CONFIG_DIM = 1 << 20  # widths, counts and sizes; real LeWM configs stay below 1 << 12
+
+
+def _check_dims(cfg: LeWMConfig, source: str) -> None:
+    """Sizes the engine divides by or allocates from: positive, bounded, heads dividing their width (issue 15:
+    zero heads raised ZeroDivisionError in `zoo golden|bench|quantize DIR`)."""
+    hint = "fix config.json (or re-run `zoo convert`)"
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        low = 0 if f.name == "meta_tokens" else 1
+        if not low <= value <= MAX_CONFIG_DIM:
+            raise InputError(f"{source}: field '{f.name}' must be between {low} and {MAX_CONFIG_DIM}, got {value}",
+                             hint=hint)
+    for width, heads in (("encoder_hidden", "encoder_heads"), ("predictor_inner_dim", "predictor_heads")):
+        if getattr(cfg, width) % getattr(cfg, heads):
+            raise InputError(f"{source}: field '{heads}' ({getattr(cfg, heads)}) does not divide "
+                             f"'{width}' ({getattr(cfg, width)})", hint=hint)
+    if cfg.patch_size > cfg.image_size:
+        raise InputError(f"{source}: field 'patch_size' ({cfg.patch_size}) is larger than 'image_size' "
+                         f"({cfg.image_size})", hint=hint)
+    if cfg.encoder_type == "hybrid" and set(cfg.block_pattern) - {"A", "L"}:
+        raise InputError(f"{source}: field 'block_pattern' {cfg.block_pattern[:40]!r} may only hold 'A' and 'L'",
+                         hint=hint)

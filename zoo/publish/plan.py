@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -179,56 +180,27 @@ def variant_files(workspace: Workspace, name: str) -> dict[str, Path]:
     Artifacts come from the variant's manifest (what the zoo built and recorded), the card from
     `cards/<name>/README.md`. Missing files are an InputError naming the file and the command that makes it.
     """
-    import json
+    from zoo._io import read_json_file
+    from zoo.publish.gate import publishable_files, regular_file
 
     vdir = workspace.variant_dir(name)
     manifest_path = vdir / MANIFEST_FILE
     if not manifest_path.is_file():
         raise InputError(f"{manifest_path}: missing", hint=f"build the variant first (`zoo verify {name}`)")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{manifest_path}: not valid JSON ({exc})", hint="delete it and rebuild the variant") from exc
+    manifest = read_json_file(manifest_path, hint="delete it and rebuild the variant")
     if not isinstance(manifest, dict):
         raise InputError(f"{manifest_path}: top level must be a JSON object", hint="delete it and rebuild the variant")
-    files: dict[str, Path] = {}
-    artifacts = manifest.get("artifacts") or {}
-    if not isinstance(artifacts, dict):
-        raise InputError(f"{manifest_path}: field 'artifacts' must be an object", hint="rebuild the variant")
-    for rel, rec in artifacts.items():
-        kind = rec.get("kind") if isinstance(rec, dict) else None
-        if kind in PUBLISHED_KINDS or rel in PUBLISHED_NAMES or str(rel).endswith(".lq40"):
-            files[str(rel)] = vdir / str(rel)
-    targets = manifest.get("targets") or {}
-    if not isinstance(targets, dict):
-        raise InputError(f"{manifest_path}: field 'targets' must be an object", hint="rebuild the variant")
-    for _tname, section in targets.items():
-        arts = section.get("artifacts") if isinstance(section, dict) else None
-        if not isinstance(arts, dict):
-            continue
-        for rel in arts:
-            files[str(rel)] = vdir / str(rel)
-    for rel, path in files.items():
-        _check_relpath(manifest_path, rel)
-        if not path.is_file():
-            raise InputError(f"{manifest_path}: artifact {rel!r} is recorded but {path} is missing",
-                             hint=f"rebuild it (`zoo verify {name}` / `zoo build {name}`)")
-    files[MANIFEST_FILE] = manifest_path
+    # allow-listed kinds only, regular files only, inside the variant directory (zoo.publish.gate)
+    files: dict[str, Path] = publishable_files(vdir, manifest_path, manifest)
+    files[MANIFEST_FILE] = regular_file(vdir, MANIFEST_FILE, where=manifest_path)
     verify = vdir / VERIFY_FILE
-    if verify.is_file():
-        files[VERIFY_FILE] = verify
+    if os.path.lexists(verify):
+        files[VERIFY_FILE] = regular_file(vdir, VERIFY_FILE, where=verify)
     card = workspace.cards_dir / name / CARD_FILE
-    if not card.is_file():
+    if not os.path.lexists(card):
         raise InputError(f"{card}: variant card missing", hint=f"render it with `zoo card {name}`")
-    files[CARD_FILE] = card
+    files[CARD_FILE] = regular_file(workspace.root, f"cards/{name}/{CARD_FILE}", where=card)
     return files
-
-
-def _check_relpath(manifest_path: Path, rel: str) -> None:
-    parts = rel.split("/")
-    if rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
-        raise InputError(f"{manifest_path}: artifact path {rel!r} is not a plain relative path",
-                         hint="rebuild the variant")
 
 
 def local_layout(workspace: Workspace, names: Iterable[str], layout: Layout = "collection") -> dict[str, tuple[Path, str | None]]:
@@ -245,8 +217,11 @@ def local_layout(workspace: Workspace, names: Iterable[str], layout: Layout = "c
         for rel, path in variant_files(workspace, name).items():
             out[f"{name}/{rel}"] = (path, name)
     root_card = workspace.cards_dir / CARD_FILE
-    if not root_card.is_file():
+    if not os.path.lexists(root_card):
         raise InputError(f"{root_card}: collection card missing", hint="render the cards with `zoo card --all`")
+    from zoo.publish.gate import regular_file
+
+    root_card = regular_file(workspace.root, f"cards/{CARD_FILE}", where=root_card)
     out[CARD_FILE] = (root_card, None)
     return out
 

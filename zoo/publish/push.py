@@ -121,13 +121,12 @@ class PublishResult:
 
 
 # ---------------------------------------------------------------------------------------------- checks
-def check_variant(workspace: Workspace, name: str) -> VariantCheck:
-    """The verification gate of one variant (verify.json state + manifest digests still matching)."""
-    import json
-
+def check_variant(workspace: Workspace, name: str, registry: Registry | None = None) -> VariantCheck:
+    """The verification gate of one variant: verify.json's state, every publishable file re-hashed against the
+    manifest, and (with `registry`) the gate recomputed from the golden files (`zoo.publish.gate`)."""
     from zoo.verify.state import read_verify_json, stale_reasons, verification_state
 
-    state = verification_state(workspace, name)
+    state: str = verification_state(workspace, name)
     data = read_verify_json(workspace, name) or {}
     reasons: list[str] = []
     if state == "missing":
@@ -136,26 +135,45 @@ def check_variant(workspace: Workspace, name: str) -> VariantCheck:
         reasons.extend(stale_reasons(workspace, name, data) or ["verify.json is unreadable or from another schema"])
     elif state == "fail":
         reasons.append("verification failed")
-    # the manifest's digests must still match the files that would be published
-    manifest = workspace.variant_dir(name) / "manifest.json"
-    if manifest.is_file():
-        from zoo._io import sha256_file
-
-        try:
-            records = json.loads(manifest.read_text(encoding="utf-8")).get("artifacts") or {}
-        except (ValueError, AttributeError):
-            records = {}
-        for rel, rec in sorted(records.items()) if isinstance(records, dict) else []:
-            path = workspace.variant_dir(name) / rel
-            if isinstance(rec, dict) and path.is_file() and rec.get("sha256") and sha256_file(path) != rec["sha256"]:
-                reasons.append(f"{rel} changed since it was recorded in manifest.json")
-                if state not in ("fail", "missing"):
-                    state = "stale"
     raw_gate = data.get("gate")
     gate: dict[str, Any] = raw_gate if isinstance(raw_gate, dict) else {}
     measured = gate.get("measured")
-    return VariantCheck(name, state, tuple(reasons), gate.get("metric"),
-                        float(measured) if isinstance(measured, (int, float)) else None)
+    metric = gate.get("metric") if isinstance(gate.get("metric"), str) else None
+    value = float(measured) if isinstance(measured, (int, float)) and not isinstance(measured, bool) else None
+    # the manifest's digests must still match every file that would be published (whatever verify.json lists)
+    problems = _rehash(workspace, name)
+    if problems:
+        reasons.extend(problems)
+        if state not in ("fail", "missing"):
+            state = "stale"
+    if registry is not None and state in ("pass", "pending"):
+        from zoo.publish.gate import recompute_gate
+
+        recomputed = recompute_gate(workspace, registry, name)
+        if recomputed.metric is not None:  # report the number measured now, not the one verify.json claims
+            metric, value = recomputed.metric, recomputed.measured
+        if recomputed.state != "pass" and recomputed.state != state:
+            state = recomputed.state
+            reasons.extend(recomputed.reasons)
+    return VariantCheck(name, state, tuple(reasons), metric, value)
+
+
+def _rehash(workspace: Workspace, name: str) -> list[str]:
+    from zoo._io import read_json_file
+    from zoo.errors import ZooError
+    from zoo.publish.gate import publishable_files, rehash_problems
+
+    vdir = workspace.variant_dir(name)
+    path = vdir / "manifest.json"
+    if not path.is_file():
+        return []  # the plan reports a missing manifest
+    try:
+        manifest = read_json_file(path)
+        if not isinstance(manifest, dict):
+            return [f"{path}: top level must be a JSON object"]
+        return rehash_problems(publishable_files(vdir, path, manifest), manifest)
+    except ZooError as exc:
+        return [exc.message]
 
 
 def default_names(workspace: Workspace, registry: Registry) -> list[str]:
@@ -328,7 +346,7 @@ def plan_for_workspace(
     request (what `zoo demo` shows); otherwise the Hub is read anonymously unless HF_TOKEN is set.
     """
     chosen = select_names(workspace, registry, names, all_)
-    checks = {n: check_variant(workspace, n) for n in chosen}
+    checks = {n: check_variant(workspace, n, registry) for n in chosen}
     offline = _offline() if offline is None else offline
     api = None if offline else hub_api(os.environ.get("HF_TOKEN"))
     digests: dict[Any, LocalDigest] = {}
@@ -371,7 +389,7 @@ def publish_workspace(
         raise UsageError("cannot publish while offline (ZOO_OFFLINE / HF_HUB_OFFLINE is set)",
                          hint="unset it, or use --dry-run")
     chosen = select_names(workspace, registry, names, all_)
-    checks = {n: check_variant(workspace, n) for n in chosen}
+    checks = {n: check_variant(workspace, n, registry) for n in chosen}
     refused = [c for c in checks.values() if c.refused]
     if refused and force is None:
         detail = "; ".join(f"{c.name}: {c.state} ({', '.join(c.reasons) or c.state})" for c in refused)

@@ -28,7 +28,11 @@ class Workspace:
         return self.root / "cards"
 
     def variant_dir(self, name: str) -> Path:
-        return self.variants_dir / name
+        # variants/<name> (or variants/ itself) may be a symlink in a hostile checkout: refuse one that leads
+        # out of the workspace, so nothing the zoo writes there lands elsewhere (issue 15)
+        from zoo._io import contained_path
+
+        return contained_path(self.root, f"variants/{name}", what="variant directory")
 
 
 def find_workspace(start: str | os.PathLike[str] | None = None) -> Workspace:

@@ -12,11 +12,11 @@ import os
 import posixpath
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from zoo.errors import InputError, RemoteError
+from zoo.errors import InputError, RemoteError, VerificationError
 
 Progress = Callable[[int, int | None], None]  # (bytes done, total or None)
 
@@ -62,7 +62,7 @@ def validate_remote_name(name: str, *, origin: str) -> str:
     """Reject names from a remote manifest that could escape the directory we write into."""
     bad = (
         not name
-        or "\x00" in name
+        or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name)  # NUL, newlines, escape sequences
         or "\\" in name
         or name.startswith("/")
         or re.match(r"^[A-Za-z]:", name) is not None
@@ -74,6 +74,53 @@ def validate_remote_name(name: str, *, origin: str) -> str:
             hint="names must be relative, without '..', backslashes or empty parts; refusing to write it",
         )
     return name
+
+
+class OversizeDownload(VerificationError):
+    """More bytes arrived than the size declared for them (manifest, registry or Content-Length).
+
+    A digest failure like any other (exit 1): the copy stops at once and the partial file is deleted, so a
+    hostile or broken server can never fill the disk.
+    """
+
+    def __init__(self, origin: str, declared: int, *, by: str) -> None:
+        super().__init__(
+            f"{origin}: digest mismatch, download rejected (size expected {declared} ({by}), got more)",
+            hint="the source serves more bytes than it declares; nothing was kept (cache and workspace untouched)",
+        )
+
+
+def copy_capped(fin: Any, part: Path, *, origin: str, limit: int | None, by: str, mode: str = "wb",
+                start: int = 0, progress: Progress | None = None, total: int | None = None,
+                chunks: Iterable[bytes] | None = None) -> int:
+    """Write `chunks` (or `fin.read` blocks) to `part`, never past `limit` bytes in total.
+
+    Returns the final length. Past the limit: stops before writing the chunk that crosses it, deletes
+    `part` and raises `OversizeDownload`.
+    """
+    done = start
+    source: Iterable[bytes] = chunks if chunks is not None else iter(lambda: fin.read(1 << 22), b"")
+    try:
+        with open(part, mode) as fh:
+            for chunk in source:
+                if limit is not None and done + len(chunk) > limit:
+                    raise OversizeDownload(origin, limit, by=by)
+                fh.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OversizeDownload:
+        part.unlink(missing_ok=True)
+        raise
+    return done
+
+
+def declared_limit(*sizes: tuple[int | None, str]) -> tuple[int | None, str]:
+    """The smallest declared size among (size, who declared it) pairs; (None, "") when none is known."""
+    known = [(n, who) for n, who in sizes if isinstance(n, int) and not isinstance(n, bool) and n >= 0]
+    return min(known) if known else (None, "")
 
 
 def env_offline(kind: str) -> bool:
@@ -142,16 +189,18 @@ def http_download(
                         break
                     continue
                 mode = "ab" if (have and resp.status_code == 206) else "wb"
-                done = have if mode == "ab" else 0
-                total = expected_size
-                with open(part, mode) as fh:
-                    for chunk in resp.iter_content(chunk_size=1 << 16):
-                        fh.write(chunk)
-                        done += len(chunk)
-                        if progress is not None:
-                            progress(done, total)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                start = have if mode == "ab" else 0
+                announced = _content_length(resp, start)
+                if expected_size is not None and announced is not None and announced > expected_size:
+                    part.unlink(missing_ok=True)
+                    raise OversizeDownload(origin, expected_size, by="declared by the manifest")
+                # the manifest's size caps the body (a short answer is retried below); without one, the
+                # Content-Length does (http.client also stops reading there)
+                limit, by = ((expected_size, "declared by the manifest") if expected_size is not None
+                             else (announced, "Content-Length"))
+                done = copy_capped(None, part, origin=origin, limit=limit, by=by, mode=mode, start=start,
+                                   progress=progress, total=expected_size,
+                                   chunks=resp.iter_content(chunk_size=1 << 16))
                 if expected_size is not None and done != expected_size:
                     last = f"transfer ended after {done} of {expected_size} bytes"
                     continue
@@ -162,6 +211,18 @@ def http_download(
         f"{origin}: download failed ({last})",
         hint="the partial download is kept; run the same pull again to resume",
     )
+
+
+def _content_length(resp: Any, start: int) -> int | None:
+    """The total file length the response's Content-Length implies (None when absent or encoded)."""
+    headers = getattr(resp, "headers", {}) or {}
+    if headers.get("Content-Encoding", "identity").lower() not in ("", "identity"):
+        return None  # requests decodes gzip: the length on the wire is not the length written
+    try:
+        n = int(headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+    return start + n if n >= 0 else None
 
 
 def _service_message(resp: object) -> str:
@@ -177,7 +238,7 @@ def _service_message(resp: object) -> str:
             errs = data.get("errors")
             if isinstance(errs, list) and errs and isinstance(errs[0], dict):
                 return str(errs[0].get("message", errs[0]))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or a hostile deeply nested body
         pass
     return _short(text) or getattr(resp, "reason", "") or "no message"
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 from zoo.errors import CredentialsError, InputError, RemoteError
-from zoo.sources.base import Progress, RemoteFile, Resolution, env_float, validate_remote_name
+from zoo.sources.base import Progress, RemoteFile, Resolution, env_float, http_download, validate_remote_name
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -65,20 +64,18 @@ class HfSource:
                           extra={"repo": self.repo_id, "revision": self.revision})
 
     def download(self, resolution: Resolution, name: str, part: Path, progress: Progress | None = None) -> None:
-        from huggingface_hub import hf_hub_download
+        """GET the file at the resolved commit with our own capped, resumable HTTP copy.
 
-        # huggingface_hub resumes its own `.incomplete` files inside local_dir, so keep it stable per target.
-        local_dir = part.with_name(part.name + ".hf")
-        try:
-            got = hf_hub_download(self.repo_id, name, revision=resolution.version or self.revision,
-                                  local_dir=local_dir, token=self.token or False, endpoint=self.endpoint)
-        except Exception as exc:
-            raise self._error(exc) from None
-        os.replace(str(got), part)
-        shutil.rmtree(local_dir, ignore_errors=True)
-        if progress is not None:
-            size = part.stat().st_size
-            progress(size, size)
+        (hf_hub_download checks the size only after writing everything: a hostile endpoint could fill the
+        disk. requests drops the Authorization header when the Hub redirects to another host, e.g. its CDN.)
+        """
+        from huggingface_hub import hf_hub_url
+
+        url = hf_hub_url(self.repo_id, name, revision=resolution.version or self.revision, endpoint=self.endpoint)
+        rf = resolution.files.get(name)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        http_download(url, part, origin=f"{self.uri}", expected_size=rf.size if rf is not None else None,
+                      progress=progress, headers=headers)
 
     def _error(self, exc: BaseException) -> ZooErrorT:
         status = _status(exc)

@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from zoo._io import atomic_write_json
+from zoo._io import atomic_write_json, read_json_file
 from zoo.errors import InputError
-from zoo.sources.base import Progress, RemoteFile, Resolution, validate_remote_name
+from zoo.sources.base import (
+    OversizeDownload,
+    Progress,
+    RemoteFile,
+    Resolution,
+    copy_capped,
+    validate_remote_name,
+)
 
 MIRROR_MANIFEST = "manifest.json"
 
@@ -77,12 +83,12 @@ class LocalMirrorSource:
             raise InputError(f"{self.uri}: mirror directory {self.root} does not exist",
                              hint="create it (e.g. `zoo demo`) or fix the registry source")
         try:
-            doc = json.loads(mpath.read_text(encoding="utf-8"))
+            doc = read_json_file(mpath, hint="regenerate the mirror manifest")  # bounded size and depth
         except FileNotFoundError:
             raise InputError(f"{mpath}: missing mirror manifest",
                              hint="a mirror directory needs manifest.json with contents{name: digest, size, sha256}") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{mpath}: unreadable mirror manifest ({exc})") from None
+        except OSError as exc:
+            raise InputError(f"{mpath}: unreadable mirror manifest ({exc.strerror})") from None
         contents = doc.get("contents") if isinstance(doc, dict) else None
         if not isinstance(contents, dict):
             raise InputError(f"{mpath}: field 'contents' must be an object of files")
@@ -90,8 +96,10 @@ class LocalMirrorSource:
         for name, entry in sorted(contents.items()):
             validate_remote_name(name, origin=str(mpath))
             if not isinstance(entry, dict):
-                raise InputError(f"{mpath}: contents.{name} must be an object")
+                raise InputError(f"{mpath}: contents.{name!r} must be an object")
             size = entry.get("size")
+            if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+                raise InputError(f"{mpath}: contents.{name!r}: size must be a non-negative integer, not {size!r:.40}")
             files[name] = RemoteFile(
                 name=name,
                 size=int(size) if isinstance(size, int) else None,
@@ -113,15 +121,15 @@ class LocalMirrorSource:
         if not real.is_file():
             raise InputError(f"{self.uri}: {name} is listed in the manifest but missing from {self.root}")
         total = real.stat().st_size
-        done = 0
-        with open(real, "rb") as fin, open(part, "wb") as fout:
-            while chunk := fin.read(1 << 22):
-                fout.write(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
-            fout.flush()
-            os.fsync(fout.fileno())
+        rf = resolution.files.get(name)
+        limit = rf.size if rf is not None else None
+        origin = f"{self.uri} {name}"
+        if limit is not None and total > limit:  # refused before a byte is copied
+            part.unlink(missing_ok=True)
+            raise OversizeDownload(origin, limit, by="declared by the mirror manifest")
+        with open(real, "rb") as fin:  # the file may still grow while we copy: copy_capped stops at the limit
+            copy_capped(fin, part, origin=origin, limit=limit, by="declared by the mirror manifest",
+                        progress=progress, total=total)
 
 
 def _str_or_none(v: object) -> str | None:

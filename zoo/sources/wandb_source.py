@@ -156,10 +156,17 @@ class WandbSource:
         files: dict[str, RemoteFile] = {}
         for path, entry in sorted(entries.items()):
             validate_remote_name(str(path), origin=self.uri)
+            size, digest = getattr(entry, "size", None), getattr(entry, "digest", None)
+            if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+                raise InputError(f"{self.uri}: artifact manifest entry {str(path)!r}: size {str(size)[:40]!r} is not "
+                                 "a non-negative integer", hint="the service's manifest is corrupt; refusing it")
+            if digest is not None and (not isinstance(digest, str) or len(digest) > 128):
+                raise InputError(f"{self.uri}: artifact manifest entry {str(path)!r}: digest is not a short string",
+                                 hint="the service's manifest is corrupt; refusing it")
             files[str(path)] = RemoteFile(
                 name=str(path),
-                size=getattr(entry, "size", None),
-                md5_b64=getattr(entry, "digest", None),
+                size=size,
+                md5_b64=digest,
                 url=urls.get(str(path)),
             )
         return Resolution(
@@ -203,7 +210,7 @@ def _graphql_error(text: str) -> str | None:
     """The first message of a GraphQL `errors` list (or a plain `error` field) in a response body."""
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or a hostile deeply nested body
         return " ".join(text.split())[:200] or None
     if not isinstance(doc, dict):
         return None

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from zoo._io import contained_path
 from zoo.errors import InputError, UsageError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -64,14 +65,15 @@ class Store:
     def blob_path(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):
             raise InputError(f"not a sha256 digest: {sha256!r}")
-        return self.root / "blobs" / "sha256" / sha256[:2] / sha256
+        # a symlinked blobs/ (or shard) leading out of the cache is refused: nothing is written or read elsewhere
+        return contained_path(self.root, f"blobs/sha256/{sha256[:2]}/{sha256}", what="cache blob")
 
     def has(self, sha256: str) -> bool:
         return bool(_SHA256.match(sha256)) and self.blob_path(sha256).is_file()
 
     def partial_path(self, key: str) -> Path:
         self._ensure()
-        return self.root / "partial" / f"{key}.part"
+        return contained_path(self.root, f"partial/{key}.part", what="partial download")
 
     @contextlib.contextmanager
     def lock(self, key: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:

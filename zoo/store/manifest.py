@@ -8,7 +8,6 @@ can show provenance. Updates are serialised with a lock file and written atomica
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from filelock import FileLock
 
 from zoo import __version__
-from zoo._io import atomic_write_json, sha256_file
+from zoo._io import atomic_write_json, read_json_file, sha256_file
 from zoo.errors import InputError
 
 MANIFEST_FILE = "manifest.json"
@@ -46,10 +45,7 @@ class VariantManifest:
         vdir = Path(variant_dir)
         path = vdir / MANIFEST_FILE
         if path.exists():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise InputError(f"{path}: not valid JSON ({exc})", hint="delete it and rebuild the variant") from exc
+            data = read_json_file(path, hint="delete it and rebuild the variant")
             if not isinstance(data, dict):
                 raise InputError(f"{path}: top level must be a JSON object")
         else:

@@ -25,6 +25,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from zoo._io import contained_path
 from zoo.errors import InputError, RemoteError, UsageError, VerificationError, ZooError
 from zoo.registry.records import SourceSpec, VariantRecord
 from zoo.store.cache import Store, download_key
@@ -167,7 +168,7 @@ def _cache_hit(variant_dir: Path, rec: VariantRecord, store: Store) -> FetchResu
     if not store.has(sha):
         return None
     rel = f"source/{PurePosixPath(name).name}"
-    dest = variant_dir / rel
+    dest = contained_path(variant_dir, rel, what="pulled checkpoint")  # a symlinked source/ must not leak writes
     store.install(sha, dest)
     blob = store.blob_path(sha)
     size = blob.stat().st_size
@@ -244,6 +245,10 @@ def _fetch_one(
     res = source.resolve()
     name = _pick_file(spec, res.files, spec.uri)
     remote = res.files[name]
+    declared = _declared_size(spec, remote)
+    if declared != remote.size:  # the sources stop writing at the size the file carries
+        remote = dataclasses.replace(remote, size=declared)
+        res = dataclasses.replace(res, files={**res.files, name: remote})
     key = download_key(spec.uri, res.version or "", name)
 
     def on_bytes(done: int, total: int | None) -> None:
@@ -274,7 +279,7 @@ def _fetch_one(
             downloaded = max(0, size - before)
             store.ingest(part, sha)
     rel = f"source/{PurePosixPath(name).name}"  # flat, as convert looks for it
-    store.install(sha, variant_dir / rel)
+    store.install(sha, contained_path(variant_dir, rel, what="pulled checkpoint"))
     md5 = md5_b64(store.blob_path(sha))
     with update_manifest(variant_dir) as m:
         m.set_source({
@@ -297,6 +302,12 @@ def _fetch_one(
         m.record_artifact(rel, kind="checkpoint", produced_by="zoo pull", inputs={spec.uri: sha})
     return FetchResult(rec.name, rel, sha, size, cached=False, served_by=spec.uri, version=res.version,
                        run_id=res.run_id, downloaded_bytes=downloaded, skipped=list(skipped))
+
+
+def _declared_size(spec: SourceSpec, remote: Any) -> int | None:
+    """The smallest size declared for the file (registry `size`, service/mirror manifest): downloads stop there."""
+    sizes = [n for n in (spec.size, remote.size) if isinstance(n, int) and not isinstance(n, bool) and n >= 0]
+    return min(sizes) if sizes else None
 
 
 def _check(part: Path, spec: SourceSpec, remote: Any, *, uri: str, name: str) -> tuple[str, int]:

@@ -18,7 +18,7 @@ _BUILT_KINDS = ("lq40", "ternary", "hdl")
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable or hostile (deep JSON): no status, no traceback
         return None
     return data if isinstance(data, dict) else None
 

@@ -122,7 +122,10 @@ class BuildResult:
 
 
 def target_dir(workspace: Workspace, variant: str, target: str) -> Path:
-    return workspace.variant_dir(variant) / TARGETS_DIR / target
+    from zoo._io import contained_path
+
+    # a symlinked targets/ or targets/<T> must not make a build write (or rmtree) outside the variant
+    return contained_path(workspace.variant_dir(variant), f"{TARGETS_DIR}/{target}", what="target build directory")
 
 
 def _call_plugin(target: Target, what: str, fn: Any, ctx: BuildContext) -> Any:

@@ -227,8 +227,10 @@ def merge_reports(paths: Sequence[Path]) -> tuple[dict[str, Any], list[VerifyRep
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UsageError(f"{path}: file not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: not a JSON report ({exc})", hint="pass the --json output of `zoo verify`") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise InputError(f"{path}: not a JSON report ({type(exc).__name__})" if isinstance(exc, RecursionError)
+                             else f"{path}: not a JSON report ({exc})",
+                             hint="pass the --json output of `zoo verify`") from None
         if not isinstance(data, dict) or data.get("schema_version") != REPORT_SCHEMA or not isinstance(
             data.get("variants"), list
         ):

@@ -6,11 +6,11 @@ Light on purpose (no numpy, no engine): cards, publish and `zoo list` call
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-from zoo._io import sha256_file
+from zoo._io import read_json_file, sha256_file
+from zoo.errors import InputError
 from zoo.registry.workspace import Workspace
 
 VERIFY_FILE = "verify.json"
@@ -27,12 +27,19 @@ def read_verify_json(workspace: Workspace, name: str) -> dict[str, Any] | None:
     """The parsed verify.json of a variant, or None when there is none (or it is unreadable)."""
     path = verify_json_path(workspace, name)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json_file(path)
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, InputError):  # unreadable, not JSON, too deep or too large: stale, never a traceback
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _plain_relative(rel: object) -> bool:
+    """A verify.json path we may hash: relative, no '..', no backslash (absolute paths are never hashed)."""
+    if not isinstance(rel, str) or not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
+        return False
+    return all(part not in ("", ".", "..") for part in rel.split("/"))
 
 
 def stale_reasons(workspace: Workspace, name: str, data: dict[str, Any]) -> list[str]:
@@ -43,6 +50,9 @@ def stale_reasons(workspace: Workspace, name: str, data: dict[str, Any]) -> list
     if not isinstance(artifacts, dict) or not artifacts:
         return [f"{vdir / VERIFY_FILE}: no artifact digests recorded"]
     for rel, digest in sorted(artifacts.items()):
+        if not _plain_relative(rel):
+            reasons.append(f"{vdir / VERIFY_FILE}: artifact path {str(rel)[:80]!r} is not a plain relative path")
+            continue
         path = vdir / rel
         if not path.is_file():
             reasons.append(f"{rel} is missing")
@@ -51,6 +61,9 @@ def stale_reasons(workspace: Workspace, name: str, data: dict[str, Any]) -> list
     inputs = data.get("inputs")
     if isinstance(inputs, dict):
         for key, digest in sorted(inputs.items()):
+            if not _plain_relative(key):
+                reasons.append(f"{vdir / VERIFY_FILE}: input path {str(key)[:80]!r} is not a plain relative path")
+                continue
             path = workspace.variants_dir / key  # "<variant>/<file>"
             if not path.is_file():
                 reasons.append(f"input {key} is missing")
@@ -58,7 +71,12 @@ def stale_reasons(workspace: Workspace, name: str, data: dict[str, Any]) -> list
                 reasons.append(f"input {key} changed since it was verified")
     ref = data.get("reference")
     if isinstance(ref, dict) and ref.get("variant") and ref.get("golden_sha256") and ref["variant"] != name:
-        ref_golden = workspace.variant_dir(str(ref["variant"])) / "golden.safetensors"
+        if not _plain_relative(ref["variant"]) or "/" in str(ref["variant"]):
+            return [*reasons, f"{vdir / VERIFY_FILE}: reference variant {str(ref['variant'])[:80]!r} is not a name"]
+        try:
+            ref_golden = workspace.variant_dir(str(ref["variant"])) / "golden.safetensors"
+        except InputError as exc:
+            return [*reasons, exc.message]
         if not ref_golden.is_file():
             reasons.append(f"reference {ref['variant']}/golden.safetensors is missing")
         elif sha256_file(ref_golden) != ref["golden_sha256"]:
