@@ -157,3 +157,16 @@ def test_consistent_workspace_still_plans(ws: Workspace) -> None:
     result = plan_for_workspace(ws, load_registry(ws.registry_path), offline=True)
     assert not result.refused
     assert result.checks["tiny_child"].state == "pass"
+
+
+def test_files_swapped_after_planning_are_not_uploaded(ws: Workspace, tmp_path: Path) -> None:
+    from zoo.publish.gate import check_uploads
+
+    p = plan(ws, None, ["tiny"], {}, repo_id="a/b")
+    weights = ws.variant_dir("tiny") / "lejepa_weights.safetensors"
+    secret = tmp_path / "secret"
+    secret.write_bytes(weights.read_bytes())
+    weights.unlink()
+    weights.symlink_to(secret)
+    with pytest.raises(InputError, match="changed after planning"):
+        check_uploads(p.uploads)

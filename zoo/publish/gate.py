@@ -168,3 +168,20 @@ def _recompute(workspace: Workspace, registry: Any, name: str) -> GateCheck:
     reason = (f"recomputed gate: {pol.metric} cosine {measured:.6f} < {threshold:.6f} "
               f"(expected {pol.expected_cosine} - tolerance {pol.tolerance})")
     return GateCheck("pending" if pol.status == "pending" else "fail", (reason,), pol.metric, measured)
+
+
+def check_uploads(uploads: Any) -> None:
+    """Just before the commit: every planned local file is still a regular, non-symlinked file of the planned
+    size (a swap between planning and uploading is refused rather than uploaded)."""
+    for f in uploads:
+        if f.content is not None:
+            continue  # uploaded from the bytes digested at planning time
+        local = Path(f.local)
+        try:
+            st = os.lstat(local)
+        except FileNotFoundError:
+            raise InputError(f"{local}: disappeared after planning", hint="run `zoo publish` again") from None
+        if (not stat.S_ISREG(st.st_mode) or os.path.realpath(local) != os.path.abspath(local)
+                or st.st_size != f.size):
+            raise InputError(f"{local}: changed after planning (no longer the regular file of {f.size} bytes)",
+                             hint="run `zoo publish` again")

@@ -428,6 +428,9 @@ def _push_one(api: HfApi, rr: RepoResult, checks: list[VariantCheck], tag: str |
             head = str(api.repo_info(p.repo_id).sha)
     new_head = head
     if p.changed:
+        from zoo.publish.gate import check_uploads
+
+        check_uploads(p.uploads)  # still the regular files that were planned (issue 15)
         ops: list[Any] = [CommitOperationAdd(path_in_repo=f.path,
                                                 path_or_fileobj=f.content if f.content is not None else str(f.local))
                              for f in p.uploads]
