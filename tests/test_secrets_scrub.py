@@ -208,3 +208,15 @@ def test_publish_with_an_echoing_hub_leaks_nothing(tmp_path: Path, hf_server: Hf
     assert "***" in out, out  # the echo reached our message, masked
     assert_clean(HF_SECRET, out)
     assert_files_clean(HF_SECRET, *_roots(ws))
+
+
+def test_unexpected_tracebacks_are_scrubbed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from zoo.secrets import install_excepthook; install_excepthook(); "
+            f"raise RuntimeError('proxy said: Authorization: Bearer {HF_SECRET}')")
+    env = {**os.environ, "HF_TOKEN": HF_SECRET}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 1 and "RuntimeError: proxy said: Authorization: Bearer ***" in proc.stderr
+    assert_clean(HF_SECRET, proc.stderr, proc.stdout)

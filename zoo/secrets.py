@@ -252,3 +252,20 @@ def private_client_dir(env_var: str, prefix: str) -> str:
     os.environ[env_var] = path
     atexit.register(shutil.rmtree, path, True)
     return path
+
+
+def install_excepthook() -> None:
+    """An unexpected exception (a bug: commands turn bad input into one-line errors) still prints its
+    traceback, but scrubbed: its text may quote a server's answer that echoed a credential."""
+    import sys
+
+    if getattr(sys.excepthook, "_zoo_scrubbing", False):
+        return
+
+    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        import traceback
+
+        sys.stderr.write(scrub("".join(traceback.format_exception(kind, value, tb))))
+
+    hook._zoo_scrubbing = True  # type: ignore[attr-defined]
+    sys.excepthook = hook

@@ -128,8 +128,10 @@ def main(ctx: click.Context, directory: Path | None) -> None:
     # byte-stable across machines (threaded BLAS changes f32 summation order), and small
     # matmuls are faster single-threaded anyway. Must happen before numpy is imported.
     from zoo._threads import pin_blas_threads
+    from zoo.secrets import install_excepthook
 
     pin_blas_threads()
+    install_excepthook()  # a bug's traceback is shown scrubbed of credentials
     ctx.obj = AppContext(directory)
 
 
