@@ -113,6 +113,7 @@ def test_predict_and_rollout_shapes(models: dict[str, Path]) -> None:
     assert model.rollout(z[0], acts, steps=5).shape == (5, D)
     np.testing.assert_array_equal(model.rollout(z[0], acts, steps=5), model.rollout(z[0], acts)[:5])
     both = model.rollout(z[:2], acts)  # a batch of start latents shares [T, A] actions
+    np.testing.assert_array_equal(model.rollout([z[0], z[1]], acts), both)
     assert both.shape == (2, 8, D)
     np.testing.assert_allclose(both[1], model.rollout(z[1], acts), rtol=1e-5, atol=1e-6)
     assert model.rollout([np.zeros((224, 224, 3), np.uint8)] * 2, acts[None].repeat(2, 0)).shape == (2, 8, D)
@@ -139,17 +140,18 @@ def test_wrong_shapes_are_one_line_input_errors(models: dict[str, Path], call, m
 
 
 def test_bad_references(models: dict[str, Path], tmp_path: Path) -> None:
-    cases: list[tuple[str | Path, type[ZooError], str]] = [
+    cases: list[tuple[object, type[ZooError], str]] = [
         (tmp_path / "nope", UsageError, "no such file, directory or variant"),
         (tmp_path / "nope.lq40", InputError, "file not found"),
         (tmp_path, InputError, "no model file"),
         ("hf://only-owner", UsageError, "not a Hub reference"),
         ("hf://o/r/../x.lq40", UsageError, "must not contain"),
         ("", UsageError, "empty model reference"),
+        (123, UsageError, "not a string or path"),
     ]
     for ref, err, match in cases:
         with pytest.raises(err, match=match) as info:
-            zoo.load(ref)
+            zoo.load(ref)  # type: ignore[arg-type]
         assert "\n" not in str(info.value)
     lone = tmp_path / "lone"
     lone.mkdir()

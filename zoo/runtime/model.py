@@ -82,6 +82,9 @@ class Model:
 
     def _latents(self, start: Any) -> tuple[F32, bool]:
         """(start latents [B, D], batched?) from images or latents."""
+        if isinstance(start, (list, tuple)) and start and all(
+                isinstance(x, np.ndarray) and x.ndim == 1 for x in start):
+            start = np.stack(start)  # a list of latents
         if not isinstance(start, (str, os.PathLike)) and not hasattr(start, "convert"):
             a = np.asarray(start) if not isinstance(start, (list, tuple)) else None
             if a is not None and a.dtype.kind in "fiu" and a.ndim in (1, 2) and a.shape[-1] == self.latent_dim:

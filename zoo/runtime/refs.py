@@ -198,7 +198,10 @@ def _from_hub(ref: str) -> Resolved:
 
 def resolve(ref: str | os.PathLike[str], workspace: Any = None) -> Resolved:
     """Resolve a reference (see the module docstring); one-line ZooError when it names nothing usable."""
-    text = os.fspath(ref)
+    try:
+        text = os.fspath(ref)
+    except TypeError:
+        raise UsageError(f"model reference {ref!r} is not a string or path", hint=REF_HINT) from None
     if not isinstance(text, str) or not text.strip():
         raise UsageError("empty model reference", hint=REF_HINT)
     if text.startswith(HF_PREFIX):
