@@ -124,11 +124,20 @@ def _hf_download(repo_id: str, filename: str, revision: str | None, ref: str) ->
     from huggingface_hub import hf_hub_download
 
     try:
-        # endpoint read now (not at huggingface_hub import), so HF_ENDPOINT set later still counts
+        # endpoint and cache read now (huggingface_hub fixes its defaults at import), with the client's
+        # own precedence: HF_HUB_CACHE, else HF_HOME/hub, else its default (~/.cache/huggingface/hub)
         return Path(hf_hub_download(repo_id, filename, revision=revision,
-                                    endpoint=os.environ.get("HF_ENDPOINT") or None))
+                                    endpoint=os.environ.get("HF_ENDPOINT") or None, cache_dir=_hub_cache()))
     except Exception as exc:  # the client raises many types: map them to one line
         raise _hub_error(exc, ref, repo_id, filename, revision) from None
+
+
+def _hub_cache() -> str | None:
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.path.expanduser(os.environ["HF_HOME"]), "hub")
+    return None
 
 
 def _hub_error(exc: BaseException, ref: str, repo_id: str, filename: str, revision: str | None) -> ZooError:
