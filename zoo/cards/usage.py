@@ -95,6 +95,8 @@ def usage_context(registry: Registry, facts: VariantFacts) -> dict[str, Any]:
         "datasets": datasets,
         "training": _training(facts),
         "quantization": _quantization(facts),
+        # each relative's own repository (the release layout), linked next to the collection-folder links
+        "repo_of": {n: hub_repo_id(registry.collection, n) for n in (rec.parent, *facts.children) if n},
     }
 
 
