@@ -34,7 +34,7 @@ def test_default_layout_is_per_variant_repos_plus_a_collection(ws: Path, hf_serv
     col = _collection(hf_server)
     assert [it.item_id for it in col.items] == REPOS and all(it.item_type == "model" for it in col.items)
     assert col.description == "test"  # the collection text (registry description, else its name)
-    assert "verify pass rollout@20=0.9991" in (col.items[0].note or "")
+    assert "; verify pass rollout@20=" in (col.items[0].note or "")  # the gate result of publish_support
     assert out["collection"]["slug"] == col.slug and out["collection"]["applied"] is True
     assert [i["action"] for i in out["collection"]["items"]] == ["add", "add"]
 

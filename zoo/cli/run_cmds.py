@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.text import safe
 
 DEFAULT_STEPS = 20
 
@@ -117,10 +118,11 @@ def run_cmd(ctx: click.Context, ref: str, image: Path, actions: Path | None, ste
         emit_json(doc)
         return
     con = console()
-    con.print(f"{model.name} ({model.kind}, {model.path.name}): D={model.latent_dim}, A={model.action_dim}")
+    con.print(f"{safe(model.name)} ({model.kind}, {safe(model.path.name)}): D={model.latent_dim}, "
+              f"A={model.action_dim}")
     con.print(f"latent {list(latent.shape)} norm {latent_norm:.4f}")
     shown = ", ".join(f"{v:.3f}" for v in norms[:10]) + (", ..." if len(norms) > 10 else "")
     con.print(f"rollout {list(rollout.shape)} step norms: {shown}")
     con.print(f"timing: load {timing['load']:.1f} ms, encode {timing['encode']:.1f} ms, "
               f"rollout {timing['rollout']:.1f} ms"
-              + (f"; wrote {out}" if out is not None else ""))
+              + (f"; wrote {safe(out)}" if out is not None else ""))
