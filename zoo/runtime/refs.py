@@ -123,6 +123,10 @@ def _hf_download(repo_id: str, filename: str, revision: str | None, ref: str) ->
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from huggingface_hub import hf_hub_download
 
+    from zoo.secrets import install_log_scrubber
+
+    install_log_scrubber()  # the client's log records (retries, errors) may quote a server's answer
+
     try:
         # endpoint and cache read now (huggingface_hub fixes its defaults at import), with the client's
         # own precedence: HF_HUB_CACHE, else HF_HOME/hub, else its default (~/.cache/huggingface/hub)
