@@ -76,7 +76,11 @@ def test_measured_card_body(ws_reg) -> None:  # type: ignore[no-untyped-def]
     root = render_card(ws, reg, "slim_96d_4e_4p")
     assert "Conversion tool: lewm-zoo 0.1.0." in root
     assert "Derived: [slim_96d_4e_4p_full](../slim_96d_4e_4p_full/README.md)" in root
-    assert "from safetensors.numpy import load_file" in root
+    # the Hub user's snippet loads the variant's own file from its per-variant repository (issue 16)
+    assert 'zoo.load("hf://lewm-zoo/lewm-models-slim_96d_4e_4p/lejepa_weights.safetensors")' in root
+    assert 'zoo.load("hf://lewm-zoo/lewm-models-slim_96d_4e_4p_full/model.lq40")' in text
+    assert "from safetensors" not in root and "variants/slim_96d_4e_4p" not in root.split("## How to use")[1].split("###")[0]
+    assert "## Intended uses & limitations" in root and "PushT only" in root and "non-commercial" in root
 
 
 def test_unmeasured_cards_say_pending_and_have_no_model_index(ws_reg) -> None:  # type: ignore[no-untyped-def]

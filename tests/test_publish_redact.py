@@ -67,12 +67,12 @@ def test_no_local_path_is_uploaded_or_carded(tmp_path: Path, hf_server: HfHubSer
     assert any("file://.../tiny" in p.read_text() for p in rendered if p.name == "README.md")
     for path in rendered:
         assert secret not in path.read_text(), path
-    first = zoo_json(root, "publish")
+    first = zoo_json(root, "publish", "--single-repo")
     files = hf_server.files(HUB_REPO)
     assert "tiny/manifest.json" in files and b"file://.../tiny" in files["tiny/manifest.json"]
     for path, data in files.items():
         assert secret.encode() not in data, path
     assert secret in (root / "variants" / "tiny" / "manifest.json").read_text()  # the local manifest keeps the real path
     assert first["bytes"] > 0
-    second = zoo_json(root, "publish")
+    second = zoo_json(root, "publish", "--single-repo")
     assert second["bytes"] == 0 and second["repos"][0]["commit"] is None

@@ -83,7 +83,7 @@ class LoopbackServer:
             def _serve(self) -> None:
                 server._dispatch(self)
 
-            do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _serve
+            do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_PATCH = _serve
 
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         httpd.daemon_threads = True

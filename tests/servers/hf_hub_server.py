@@ -3,6 +3,10 @@
 Download routes: HEAD/GET `/{repo}/resolve/{rev}/{path}`, `/api/{type}s/{repo}[/revision/{rev}]`
 (model_info), `/api/{type}s/{repo}/tree/{rev}[/{path}]`, `/api/{type}s/{repo}/paths-info/{rev}`,
 `/api/{type}s/{repo}/refs`, `/api/whoami-v2`.
+Collections (the routes huggingface_hub's collections API calls): `GET /api/collections?owner=`,
+`POST /api/collections` (409 + slug for an existing title), `GET|PATCH|DELETE /api/collections/{slug}`,
+`POST /api/collections/{slug}/items` (404 for a missing repo, 409 for a duplicate),
+`PATCH|DELETE /api/collections/{slug}/items/{item_object_id}` (position moves the item to that index).
 Upload routes (tooling.md section 2): `/api/repos/create`, `/api/validate-yaml`, `preupload`, the LFS batch
 API + PUT + verify, the NDJSON `commit` (with the `parentCommit` check), `tag` (create/delete) and
 deletions inside commits. Every request is logged (`requests`); `fail(...)` / `fail_nth(n)` inject 500s.
@@ -61,6 +65,38 @@ class Commit:
 
 
 @dataclasses.dataclass
+class CollectionItem:
+    object_id: str
+    item_id: str
+    item_type: str
+    note: str | None = None
+
+
+@dataclasses.dataclass
+class HubCollection:
+    slug: str
+    title: str
+    owner: str
+    description: str | None = None
+    private: bool = False
+    theme: str = "default"
+    items: list[CollectionItem] = dataclasses.field(default_factory=list)
+    updates: int = 0  # state-changing requests applied (tests assert a re-publish adds none)
+
+    def to_json(self, max_items: int | None = None) -> dict[str, Any]:
+        items = self.items if max_items is None else self.items[:max_items]
+        return {
+            "slug": self.slug, "title": self.title, "description": self.description, "private": self.private,
+            "theme": self.theme, "upvotes": 0, "position": 0, "isUpvotedByUser": False,
+            "lastUpdated": "2026-01-01T00:00:00.000Z",
+            "owner": {"name": self.owner, "type": "user"},
+            "items": [{"_id": it.object_id, "id": it.item_id, "type": it.item_type, "position": i,
+                       **({"note": {"text": it.note, "html": it.note}} if it.note is not None else {})}
+                      for i, it in enumerate(items)],
+        }
+
+
+@dataclasses.dataclass
 class Repo:
     repo_type: str  # "model" | "dataset" | "space"
     repo_id: str
@@ -92,6 +128,8 @@ class HfHubServer(LoopbackServer):
         self.repos: dict[tuple[str, str], Repo] = {}
         self.lfs_objects: dict[str, bytes] = {}
         self.commit_count = 0
+        self.collections: dict[str, HubCollection] = {}  # slug -> collection
+        self._object_ids = 0
 
     # ------------------------------------------------------------------ direct data access (test setup)
     def create_repo(self, repo_id: str, repo_type: str = "model", private: bool = False) -> Repo:
@@ -191,6 +229,8 @@ class HfHubServer(LoopbackServer):
             return self._create(req)
         if path == "/api/validate-yaml" and m == "POST":
             return 200, {"errors": [], "warnings": []}, {}
+        if path == "/api/collections" or path.startswith("/api/collections/"):
+            return self._collections(req, path[len("/api/collections"):], query)
         if path.startswith("/api/agent-harnesses"):
             # the shape huggingface_hub 2.4 expects (it caches the answer under $HF_HOME)
             return 200, {"standardEnvVars": [], "harnesses": {}}, {}
@@ -215,6 +255,89 @@ class HfHubServer(LoopbackServer):
             return self._resolve(req, _TYPES[mt.group(1)] if mt.group(1) else "model", mt.group(2),
                                  mt.group(3), unquote(mt.group(4)))
         return 404, {"error": f"loopback Hub: no route {m} {path}"}, {}
+
+    # ------------------------------------------------------------------ collections
+    def _new_object_id(self) -> str:
+        self._object_ids += 1
+        return f"{self._object_ids:024x}"
+
+    def collection(self, owner: str, title: str) -> HubCollection | None:
+        return next((c for c in self.collections.values() if c.owner == owner and c.title == title), None)
+
+    def _collections(self, req: LoggedRequest, rest: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        m = req.method
+        if rest in ("", "/"):
+            if m == "GET":
+                owners = query.get("owner", [])
+                cols = [c for c in self.collections.values() if not owners or c.owner in owners]
+                cols = [c for c in cols if not c.private or self._auth_user(req) == c.owner]
+                # list entries carry no "position" (the client adds the list index itself)
+                return 200, [{k: v for k, v in c.to_json(max_items=4).items() if k != "position"} for c in cols], {}
+            if m == "POST":
+                self._need_auth(req)
+                body = self._json(req)
+                owner, title = body.get("namespace") or self.user, body.get("title")
+                if not title:
+                    return 400, {"error": "title is required"}, {}
+                existing = self.collection(owner, title)
+                if existing is not None:
+                    return 409, {"error": "Collection already exists", "slug": existing.slug}, {}
+                slug_title = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+                col = HubCollection(f"{owner}/{slug_title}-{self._new_object_id()}", title, owner,
+                                    body.get("description"), bool(body.get("private")))
+                col.updates += 1
+                self.collections[col.slug] = col
+                return 200, col.to_json(), {}
+        mt = re.fullmatch(r"/([^/]+/[^/]+?)(/items(?:/([^/]+))?)?", rest)
+        if mt is None:
+            return 404, {"error": f"loopback Hub: no route {m} /api/collections{rest}"}, {}
+        col = self.collections.get(unquote(mt.group(1)))
+        if col is None or (col.private and self._auth_user(req) != col.owner):
+            return 404, {"error": "Collection not found"}, {"X-Error-Message": "Collection not found"}
+        if mt.group(2) is None:
+            if m == "GET":
+                return 200, col.to_json(), {}
+            self._need_auth(req)
+            if m == "PATCH":
+                body = self._json(req)
+                for key in ("title", "description", "private", "theme"):
+                    if key in body:
+                        setattr(col, key, body[key])
+                col.updates += 1
+                return 200, {"data": col.to_json()}, {}
+            if m == "DELETE":
+                del self.collections[col.slug]
+                return 200, {}, {}
+            return 405, {"error": "method not allowed"}, {}
+        self._need_auth(req)
+        if mt.group(3) is None and m == "POST":
+            body = self._json(req)
+            item = body.get("item") or {}
+            item_id, item_type = item.get("id"), item.get("type")
+            if item_type in _TYPES.values() and (item_type, item_id) not in self.repos:
+                return 404, {"error": f"{item_type} {item_id} not found"}, {"X-Error-Code": "RepoNotFound"}
+            if any(it.item_id == item_id and it.item_type == item_type for it in col.items):
+                return 409, {"error": "Item already in the collection"}, {}
+            col.items.append(CollectionItem(self._new_object_id(), item_id, item_type, body.get("note")))
+            col.updates += 1
+            return 200, col.to_json(), {}
+        found = next((it for it in col.items if it.object_id == mt.group(3)), None)
+        if found is None:
+            return 404, {"error": "Item not found"}, {}
+        if m == "PATCH":
+            body = self._json(req)
+            if "note" in body:
+                found.note = body["note"]
+            if "position" in body:
+                col.items.remove(found)
+                col.items.insert(max(0, min(int(body["position"]), len(col.items))), found)
+            col.updates += 1
+            return 200, {}, {}
+        if m == "DELETE":
+            col.items.remove(found)
+            col.updates += 1
+            return 200, {}, {}
+        return 405, {"error": "method not allowed"}, {}
 
     def _create(self, req: LoggedRequest) -> tuple[int, Any, dict[str, str]]:
         self._need_auth(req)

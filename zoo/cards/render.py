@@ -32,6 +32,7 @@ from zoo.cards.metadata import (
     variant_card_data,
 )
 from zoo.cards.redact import redact_value
+from zoo.cards.usage import collection_usage_context, usage_context
 
 if TYPE_CHECKING:
     import jinja2
@@ -228,6 +229,7 @@ def variant_context(registry: Registry, facts: VariantFacts) -> dict[str, Any]:
         "base_model": hub_repo_id(col, facts.parent.name) if facts.parent else None,
         "citations": col.citations,
         "license_text": LICENSE_TEXT.get(lic, f"Released under the `{lic}` license; see the license text."),
+        "use": usage_context(registry, facts),
     }
 
 
@@ -467,6 +469,7 @@ def collection_context(registry: Registry, facts: list[VariantFacts]) -> dict[st
         "license_text": LICENSE_TEXT.get(
             registry.collection.license, f"Released under the `{registry.collection.license}` license."
         ),
+        "use": collection_usage_context(registry, facts),
     }
 
 

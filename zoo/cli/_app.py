@@ -64,6 +64,7 @@ LAZY_COMMANDS = {
     "pull": "pull_cmds",
     "quantize": "quant_cmds",
     "registry": "registry_cmds",
+    "run": "run_cmds",
     "show": "registry_cmds",
     "site": "card_cmds",
     "targets": "build_cmds",

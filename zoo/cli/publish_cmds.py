@@ -70,10 +70,40 @@ def render_result(result: PublishResult) -> None:
         if conflict:
             con.print(f"[red]tag {safe(result.tag)} already exists at {safe(conflict[:12])}[/]: "
                       "publishing would refuse to move it")
+    if result.collection is not None:
+        render_collection(result)
     if result.dry_run and result.refused:
         names = ", ".join(safe(c.name) for c in result.refused)
         con.print(f"[red]would refuse[/] {names} (verification missing, failed or stale)"
                   + (f"; forced: {safe(result.force)}" if result.force else ""))
+
+
+def render_collection(result: PublishResult) -> None:
+    """The Hub Collection's changes (items in their planned order)."""
+    from rich.table import Table
+
+    col = result.collection
+    assert col is not None
+    con = console()
+    where = safe(col.slug or f"{col.namespace}: {col.title!r}")
+    title = f"{'plan' if result.dry_run else 'collection'}: {where}"
+    if not col.remote_consulted:
+        title += " (offline: compared with no collection)"
+    elif col.slug is None and result.dry_run:
+        title += " (new collection)"
+    table = Table(title=title)
+    for name in ("position", "action", "repository", "note"):
+        table.add_column(name, overflow="fold")
+    style = {"add": "green", "move": "yellow", "note": "yellow", "unchanged": "dim"}
+    for item in col.items:
+        table.add_row(str(item.position), f"[{style[item.action]}]{item.action}[/]", safe(item.repo_id),
+                      safe(item.note))
+    con.print(table)
+    n = len(col.changes)
+    line = f"collection: description {col.description_action}, {n} item change(s), {len(col.items) - n} unchanged"
+    if not result.dry_run:
+        line += "; updated" if col.applied and col.changed else "; nothing changed"
+    con.print(line)
 
 
 @main.command("publish")
@@ -85,8 +115,12 @@ def render_result(result: PublishResult) -> None:
 @click.option("--prune", is_flag=True, help="Delete remote files of the published variants that are not local.")
 @click.option("--force", default=None, metavar="REASON",
               help="Publish variants whose verification is missing/failed/stale; REASON goes into the commit.")
-@click.option("--per-variant-repos", is_flag=True,
-              help="One repository per variant, named <repo>-<name>, instead of one folder per variant.")
+@click.option("--per-variant-repos/--single-repo", "per_variant_repos", default=True, show_default=True,
+              help="Layout: one repository per variant, named <repo>-<name>, grouped in a Hub Collection "
+                   "(the release default), or --single-repo: one aggregate repository with a folder per "
+                   "variant and the collection card as root README (mirrors of the original collection).")
+@click.option("--no-collection", is_flag=True,
+              help="With per-variant repositories, do not create/update the Hub Collection grouping them.")
 @json_option
 @click.pass_context
 def publish_cmd(
@@ -99,19 +133,24 @@ def publish_cmd(
     prune: bool,
     force: str | None,
     per_variant_repos: bool,
+    no_collection: bool,
     as_json: bool,
 ) -> None:
-    """Push verified variants, their cards and the collection card to the Hugging Face Hub.
+    """Push verified variants and their cards to the Hugging Face Hub.
 
-    Default NAMEs: every variant that has a verify.json. Needs HF_TOKEN (except --dry-run).
-    Idempotent: only files whose digest differs from the Hub's are committed, in one commit.
+    Default layout: one repository per variant (<repo>-<name>, so each card is a Hub model page with
+    base_model lineage) plus a Hub Collection grouping them; --single-repo pushes one repository with
+    a folder per variant and the collection card. Default NAMEs: every variant that has a verify.json.
+    Needs HF_TOKEN (except --dry-run). Idempotent: only files whose digest differs from the Hub's are
+    committed, one commit per repository; only collection items that differ are changed.
     """
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from zoo.publish.push import publish_workspace
 
     a = app(ctx)
     result = publish_workspace(a.workspace(), a.registry(), names, all_=all_, repo=repo, tag=tag, dry_run=dry_run,
-                               prune=prune, force=force, per_variant_repos=per_variant_repos)
+                               prune=prune, force=force, per_variant_repos=per_variant_repos,
+                               collection=not no_collection)
     if as_json:
         emit_json(result.to_json())
     else:

@@ -42,6 +42,8 @@ from zoo.registry.workspace import Workspace
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
+    from zoo.publish.collection import CollectionPlan
+
 REFUSED_STATES = ("missing", "fail", "stale")
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 _SUMMARY_MAX = 300  # characters of the commit title; details go to the description
@@ -100,6 +102,7 @@ class PublishResult:
     dry_run: bool
     tag: str | None = None
     force: str | None = None
+    collection: CollectionPlan | None = None  # the Hub Collection of the per-variant repositories
 
     @property
     def refused(self) -> list[VariantCheck]:
@@ -117,6 +120,7 @@ class PublishResult:
             "bytes": self.bytes,
             "variants": {n: c.to_json() for n, c in self.checks.items()},
             "repos": [r.to_json() for r in self.repos],
+            "collection": self.collection.to_json() if self.collection is not None else None,
         }
 
 
@@ -335,10 +339,11 @@ def plan_for_workspace(
     all_: bool = False,
     repo: str | None = None,
     prune: bool = False,
-    per_variant_repos: bool = False,
+    per_variant_repos: bool = True,
     offline: bool | None = None,
     force: str | None = None,
     tag: str | None = None,
+    collection: bool = True,
 ) -> PublishResult:
     """The dry-run: gate checks + the plan of every target repository; never writes anything.
 
@@ -358,7 +363,17 @@ def plan_for_workspace(
                  layout=layout, digests=digests)
         results.append(RepoResult(p, head is not None, tags, remote_consulted=api is not None,
                                   anonymous=not os.environ.get("HF_TOKEN")))
-    return PublishResult(results, checks, dry_run=True, tag=tag, force=force)
+    col = _collection_plan(api, registry, chosen, repo, checks) if per_variant_repos and collection else None
+    return PublishResult(results, checks, dry_run=True, tag=tag, force=force, collection=col)
+
+
+def _collection_plan(api: HfApi | None, registry: Registry, names: list[str], repo: str | None,
+                     checks: dict[str, VariantCheck]) -> CollectionPlan:
+    from zoo.publish.collection import plan_collection, read_collection
+
+    base = repo or registry.collection.hub_repo
+    remote, consulted = read_collection(api, registry, base)
+    return plan_collection(registry, names, base, remote, checks, remote_consulted=consulted)
 
 
 def publish_workspace(
@@ -372,16 +387,22 @@ def publish_workspace(
     dry_run: bool = False,
     prune: bool = False,
     force: str | None = None,
-    per_variant_repos: bool = False,
+    per_variant_repos: bool = True,
+    collection: bool = True,
 ) -> PublishResult:
-    """`zoo publish`: refuse unverified variants, then commit each repository's plan and tag it."""
+    """`zoo publish`: refuse unverified variants, then commit each repository's plan and tag it.
+
+    Layouts: one repository per variant (`per_variant_repos=True`, the default; grouped in a Hub
+    Collection unless `collection=False`) or one aggregate repository (`per_variant_repos=False`).
+    """
     if force is not None and not force.strip():
         raise UsageError("--force needs a reason", hint='e.g. --force "pending measurement, published for review"')
     check_tag(tag)
     token = os.environ.get("HF_TOKEN") or None
     if dry_run:
         return plan_for_workspace(workspace, registry, names, all_=all_, repo=repo, prune=prune,
-                                  per_variant_repos=per_variant_repos, force=force, tag=tag)
+                                  per_variant_repos=per_variant_repos, force=force, tag=tag,
+                                  collection=collection)
     if token is None:
         raise CredentialsError("HF_TOKEN is not set; publishing needs a Hugging Face write token",
                                hint="export HF_TOKEN=<token with write access> (or use --dry-run)")
@@ -411,9 +432,14 @@ def publish_workspace(
             raise UsageError(f"{repo_id}: tag {tag!r} already exists at commit {conflict[:12]}",
                              hint="release under a new tag (tags are never moved)")
         staged.append(rr)
+    col_plan = _collection_plan(api, registry, chosen, repo, checks) if per_variant_repos and collection else None
     for rr in staged:
         _push_one(api, rr, [checks[n] for n in rr.plan.variants], tag, force)
         result.repos.append(rr)
+    if col_plan is not None:  # after the repositories: the Hub only lists items that exist
+        from zoo.publish.collection import apply_collection
+
+        result.collection = apply_collection(api, col_plan)
     return result
 
 

@@ -4,8 +4,10 @@ Per output row: threshold ``0.5 * mean|w|``; code +1 above it, -1 below ``-thres
 row scale = mean |w| over the non-zero codes (mean |w| if the row has none). As in the original
 experiment, adaLN matrices stay INT8 and QKV / out / MLP matrices become ternary. Everything
 else is kept as f32. The safetensors metadata names the format (``lewm-zoo-ternary/2``), the
-quant type of each matrix (``quant``), the packing (``packing``) and the input width of each
-ternary matrix (``ternary_in_features``, which the packed shape alone cannot give).
+quant type of each matrix (``quant``), the packing (``packing``), the input width of each
+ternary matrix (``ternary_in_features``, which the packed shape alone cannot give) and the
+architecture (``config``, the compact JSON of ``config.json``, so the file runs on its own with
+``zoo.load``; files without it take the f32 root's ``config.json``).
 
 Storage of a quantized matrix ``X.weight`` of shape ``[out, in]``:
 
@@ -122,8 +124,25 @@ def quantize_ternary(weights: Mapping[str, np.ndarray], config: LeWMConfig) -> t
         "packing": TERNARY_PACKING,
         "quant": _compact_json(plan),
         "ternary_in_features": _compact_json(in_features),
+        "config": _compact_json(config.to_dict()),
     }
     return tensors, meta
+
+
+def ternary_config(meta: Mapping[str, str], *, source: str = TERNARY_FILE_NAME) -> LeWMConfig | None:
+    """The architecture embedded in a ternary file's ``config`` metadata (None for older files)."""
+    from zoo.errors import InputError
+
+    text = meta.get("config")
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InputError(f"{source}: metadata 'config' is not valid JSON", hint="re-create it with `zoo quantize`") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: metadata 'config' must be a JSON object", hint="re-create it with `zoo quantize`")
+    return LeWMConfig.from_dict(data, source=f"{source}: metadata 'config'")
 
 
 def _compact_json(obj: object) -> str:

@@ -89,27 +89,46 @@ def variant_weights(workspace: Workspace, registry: Any, rec: VariantRecord) -> 
     """(config, f32 weights, {file it came from: sha256}) of a variant with its own numeric files."""
     vdir = workspace.variant_dir(rec.name)
     kind = rec.format.kind
+    if kind not in ("safetensors-f32", "lq40", "ternary"):
+        raise UsageError(f"{rec.name}: format kind {kind!r} has no weights of its own to verify")
+    path = vdir / NUMERIC_FILES[kind][0]
+    config_path = vdir / CONFIG_FILE
+    if kind == "ternary":  # a ternary file carries only weights: the architecture is the f32 root's
+        config_path = workspace.variant_dir(registry.f32_root(rec).name) / CONFIG_FILE
+    config, weights = read_weights_file(kind, path, config_path)
+    return config, weights, {f"{rec.name}/{path.name}": sha256_file(path)}
+
+
+def read_weights_file(kind: str, path: Path, config_path: Path | None = None) -> tuple[LeWMConfig, Weights]:
+    """(config, dequantized f32 weights) of one numeric file, as verify measures it.
+
+    kind: "safetensors-f32" (`lejepa_weights.safetensors`, config from `config_path`), "lq40"
+    (`model.lq40`, config from its header) or "ternary" (`ternary.safetensors`, config from its
+    `config` metadata when present, else `config_path`). `zoo.load` runs models through this too.
+    """
     if kind == "safetensors-f32":
         from zoo.model.engine import read_safetensors
 
-        config = LeWMConfig.from_file(vdir / CONFIG_FILE)
-        return config, read_safetensors(vdir / WEIGHTS_FILE), {f"{rec.name}/{WEIGHTS_FILE}": sha256_file(vdir / WEIGHTS_FILE)}
+        if config_path is None:
+            raise InputError(f"{path}: no config.json given for these f32 weights")
+        return LeWMConfig.from_file(config_path), read_safetensors(path)
     if kind == "lq40":
         from zoo.formats.lq40 import lq40_to_weights, read_lq40
 
-        path = vdir / LQ40_FILE
         config, weights = lq40_to_weights(read_lq40(path))
-        return config, dict(weights), {f"{rec.name}/{LQ40_FILE}": sha256_file(path)}
+        return config, dict(weights)
     if kind == "ternary":
-        from zoo.quant.ternary import ternary_to_weights
+        from zoo.quant.ternary import ternary_config, ternary_to_weights
 
-        path = vdir / TERNARY_FILE
         tensors, meta = _read_with_metadata(path)
-        root = registry.f32_root(rec)
-        config = LeWMConfig.from_file(workspace.variant_dir(root.name) / CONFIG_FILE)
-        weights = ternary_to_weights(tensors, meta, source=str(path))
-        return config, weights, {f"{rec.name}/{TERNARY_FILE}": sha256_file(path)}
-    raise UsageError(f"{rec.name}: format kind {kind!r} has no weights of its own to verify")
+        embedded = ternary_config(meta, source=str(path))
+        if embedded is None:
+            if config_path is None or not config_path.is_file():
+                raise InputError(f"{path}: no architecture: the file has no 'config' metadata and no config.json "
+                                 "sits next to it", hint="re-create it with `zoo quantize` (recent files embed it)")
+            embedded = LeWMConfig.from_file(config_path)
+        return embedded, ternary_to_weights(tensors, meta, source=str(path))
+    raise UsageError(f"{path}: format kind {kind!r} has no weights of its own")
 
 
 def _read_with_metadata(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
