@@ -16,7 +16,8 @@
 
 #define LEWM_NONE 0xFFFFFFFFu /* offset of an absent (empty) tensor */
 
-/* Q4LIN (spec §3.1): bitmap and 20-byte blocks (f32 scale + 16 nibble bytes) inside the blob. */
+/* Q4LIN (spec §3.1): bitmap and 20-byte blocks (f32 scale + 16 nibble bytes) inside the blob.
+ * bitmap == LEWM_NONE: a float32 [out][in] matrix at offset `blocks` instead (wasm f32 builds). */
 typedef struct {
     uint32_t out, in, total_blocks, nonzero, bitmap, blocks;
 } lewm_q4_t;
