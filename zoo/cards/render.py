@@ -387,6 +387,7 @@ def wasm_section(facts: VariantFacts) -> dict[str, Any] | None:
         "summary": str(rep.get("summary") or ""),
         "passed": passed if isinstance(passed, bool) else None,
         "runtimes": {p: str(_dict(plats.get(p)).get("runtime") or "") for p in ("node", "chromium") if p in plats},
+        "machine": ", ".join(f"{k.replace('_', ' ')} {fmt_num(v)}" for k, v in sorted(_dict(rep.get("machine")).items())),
     }
 
 

@@ -126,6 +126,22 @@ def golden_bytes(g: Any) -> bytes:
     return b"".join(parts)
 
 
+def parse_golden(raw: bytes) -> dict[str, np.ndarray]:
+    """golden.bin records by name (the inverse of `golden_bytes`)."""
+    if raw[:8] != GOLDEN_MAGIC:
+        raise InputError(f"golden.bin: starts with {raw[:8]!r}, expected {GOLDEN_MAGIC!r}")
+    off, out = 8, {}
+    while off < len(raw):
+        (n,) = struct.unpack_from("<I", raw, off)
+        name = raw[off + 4 : off + 4 + n].decode("ascii")
+        off += 4 + n
+        (count,) = struct.unpack_from("<I", raw, off)
+        off += 4
+        out[name] = np.frombuffer(raw, "<f4", count, off).astype(np.float32)
+        off += 4 * count
+    return out
+
+
 # ------------------------------------------------------------------ toolchain
 
 
@@ -231,6 +247,8 @@ class WasmTarget:
             summary += f" (original card: encode ~{claims['encode_ms']:,.0f} ms, predict ~{claims['predict_ms']:,.0f} ms)"
         report: dict[str, Any] = {
             "variant": ctx.variant.name,
+            # wall-clock timings depend on what else runs: the 1-minute load average puts them in context
+            "machine": {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2)},
             "passed": bool(passed),
             "summary": summary,
             "threshold": COS_MIN,
