@@ -9,8 +9,7 @@ from pathlib import Path
 from test_cards_support import sample_workspace
 
 from zoo.cards import check_cards, render_site, write_cards
-from zoo.cards.site import to_html
-from zoo.cards.site import site_files
+from zoo.cards.site import site_files, to_html
 
 
 def test_site_files_and_links(tmp_path: Path) -> None:

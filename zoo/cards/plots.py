@@ -15,7 +15,6 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-
 if TYPE_CHECKING:
     from zoo.cards.data import VariantFacts
 
@@ -88,6 +87,18 @@ def _mb(v: float) -> str:
     return f"{mb:g} MB" if mb >= 1 else f"{mb * 1000:g} kB"
 
 
+def _point(p: Point, x: Any, y: Any, front: bool, link_prefix: str | None) -> dict[str, Any]:
+    return {
+        "x": _f(x(p.size)),
+        "y": _f(y(p.cosine)),
+        "claim": p.claim,
+        "name": p.name,
+        "title": f"{p.name}: {'claimed' if p.claim else 'measured'} {_mb(p.size)}, cosine {p.cosine:.4f}",
+        "front": front,
+        "href": f"{link_prefix}{p.name}.html" if link_prefix is not None else None,
+    }
+
+
 def size_cosine_svg(facts: list[VariantFacts], *, link_prefix: str | None = None) -> str:
     """Index plot: model size (log) vs rollout@20 cosine; measured filled, claims hollow, Pareto front line."""
     pts: list[Point] = []
@@ -98,7 +109,7 @@ def size_cosine_svg(facts: list[VariantFacts], *, link_prefix: str | None = None
         csize, ccos = claimed_size(f), f.record.claims.cosine
         if csize and ccos is not None:
             pts.append(Point(f.name, csize, float(ccos), True))
-    W, H, L, R, T, B = 720, 440, 70, 20, 20, 70  # noqa: N806 - plot geometry
+    W, H, L, R, T, B = 720, 440, 70, 20, 20, 70
     ctx: dict[str, Any] = {"w": W, "h": H, "left": L, "right": W - R, "top": T, "bottom": H - B, "empty": not pts}
     if pts:
         lo, hi = min(p.size for p in pts) / 1.5, max(p.size for p in pts) * 1.5
@@ -119,13 +130,7 @@ def size_cosine_svg(facts: list[VariantFacts], *, link_prefix: str | None = None
         ctx.update(
             xticks=[(_f(x(v)), _mb(v)) for v in _ticks_log(lo, hi)],
             yticks=[(_f(y(v)), f"{v:.{digits}f}") for v in yt],
-            points=[
-                {"x": _f(x(p.size)), "y": _f(y(p.cosine)), "claim": p.claim, "name": p.name,
-                 "title": f"{p.name}: {'claimed' if p.claim else 'measured'} {_mb(p.size)}, cosine {p.cosine:.4f}",
-                 "front": p in front,
-                 "href": f"{link_prefix}{p.name}.html" if link_prefix is not None else None}
-                for p in sorted(pts, key=lambda p: (p.claim, p.name))
-            ],  # fmt: skip
+            points=[_point(p, x, y, p in front, link_prefix) for p in sorted(pts, key=lambda p: (p.claim, p.name))],
             front=" ".join(f"{_f(x(p.size))},{_f(y(p.cosine))}" for p in front),
             labels=[{"x": _f(x(p.size) + 6), "y": _f(y(p.cosine) - 6), "name": p.name} for p in front],
         )
@@ -143,7 +148,7 @@ def rollout_svg(facts: VariantFacts) -> str | None:
             vals.append((label, float(v)))
     if len(vals) < 2:
         return None
-    W, H, L, R, T, B = 480, 260, 70, 20, 20, 40  # noqa: N806
+    W, H, L, R, T, B = 480, 260, 70, 20, 20, 40
     cmin = min(v for _, v in vals)
     span = max(1.0 - cmin, 1e-5) * 1.25
     ylo, yhi = 1.0 - span, 1.0 + span * 0.05
@@ -177,8 +182,8 @@ def bench_svg(bars: list[tuple[str, float, str]], title: str) -> str | None:
     bars = [b for b in bars if b[1] > 0]
     if not bars:
         return None
-    W, L, R, T, row = 640, 230, 80, 26, 22  # noqa: N806
-    H = T + row * len(bars) + 30  # noqa: N806
+    W, L, R, T, row = 640, 230, 80, 26, 22
+    H = T + row * len(bars) + 30
     lo = 10 ** math.floor(math.log10(min(b[1] for b in bars) / 1.01))
     hi = 10 ** math.ceil(math.log10(max(b[1] for b in bars) * 1.01))
 

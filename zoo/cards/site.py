@@ -161,7 +161,7 @@ def _bench_bars(f: VariantFacts) -> list[tuple[str, float, str]]:
         if isinstance(med, int | float):
             bars.append((f"{label}: numpy engine", float(med), "measured"))
         if claim is not None and isinstance(claim[i + 1], int | float):
-            bars.append((f"{label}: original claim", float(claim[i + 1]), "claim"))
+            bars.append((f"{label}: claim (Apple Silicon)", float(claim[i + 1]), "claim"))
     rep = f.wasm_report or {}
     chrome = ((rep.get("platforms") or {}).get("chromium") or {}).get("ms") or {}
     claims = rep.get("claims") or {}
@@ -187,8 +187,20 @@ def _wasm_panel(workspace: Workspace, f: VariantFacts, site_dir: Path) -> dict[s
         "base": rel + "/",
         "wasm_size": fmt_size(sizes.get("lewm.wasm")),
         "model_size": fmt_size(sizes.get("model.bin")),
-        "checked": {k: f"{v:,.1f} ms" for k, v in sorted(chrome.items()) if isinstance(v, int | float)},
+        "checked": {k: f"{chrome[k]:,.1f} ms" for k in ("encode", "predict", "rollout") if isinstance(chrome.get(k), int | float)},
     }
+
+
+def _filters(facts: list[VariantFacts]) -> list[tuple[str, str, list[str]]]:
+    targets = {t for f in facts for t in f.record.targets}
+    if any(not f.record.targets for f in facts):
+        targets.add("none")
+    return [
+        ("family", "Family", sorted({f.record.family for f in facts})),
+        ("format", "Format", sorted({f.record.format.kind for f in facts})),
+        ("targets", "Target", sorted(targets)),
+        ("status", "Status", sorted({f.status for f in facts})),
+    ]
 
 
 def site_files(workspace: Workspace, registry: Registry) -> dict[str, str]:
@@ -209,13 +221,7 @@ def site_files(workspace: Workspace, registry: Registry) -> dict[str, str]:
         count=len(facts),
         columns=COLUMNS,
         rows=[_row(f) for f in facts],
-        filters=[
-            ("family", "Family", sorted({f.record.family for f in facts})),
-            ("format", "Format", sorted({f.record.format.kind for f in facts})),
-            ("targets", "Target", sorted({t for f in facts for t in f.record.targets}
-                                        | ({"none"} if any(not f.record.targets for f in facts) else set()))),
-            ("status", "Status", sorted({f.status for f in facts})),
-        ],  # fmt: skip
+        filters=_filters(facts),
         plot=size_cosine_svg(facts, link_prefix="variants/"),
         card_html=to_html(
             collection_md, _variant_rewriter(names, "variants/"), image_prefix="../", drop_images=frozenset({SIZE_COSINE_SVG})

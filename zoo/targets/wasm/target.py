@@ -80,7 +80,7 @@ def f32_model_bytes(ctx: BuildContext) -> bytes:
     from zoo.formats.lewm_config import LeWMConfig
     from zoo.formats.lq40.writer import build_items, header_dict, serialize
     from zoo.model.engine import CONFIG_FILE, WEIGHTS_FILE, read_safetensors
-    
+
     vdir = ctx.variant_dir
     cfg_path, w_path = vdir / CONFIG_FILE, vdir / WEIGHTS_FILE
     for p in (cfg_path, w_path):
@@ -344,7 +344,7 @@ def run_chromium(out: Path, browser: str) -> dict[str, Any]:
     page = (CHECK_PAGE % REPEATS).encode()
 
     class Handler(SiteHandler):
-        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        def do_GET(self) -> None:
             if self.path.split("?")[0] == "/__check.html":
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -354,7 +354,7 @@ def run_chromium(out: Path, browser: str) -> dict[str, Any]:
                 return
             super().do_GET()
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             n = int(self.headers.get("Content-Length") or 0)
             got["result"] = self.rfile.read(n).decode("utf-8", "replace")
             self.send_response(204)
