@@ -177,3 +177,61 @@ def test_site_serve_runs_the_model_in_the_page(wasm_ws: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _tiny(tmp_path: Path, kind: str, fmt: str) -> tuple[Any, Any]:
+    """A one-variant workspace with a tiny random model as LQ40 `fmt` or as safetensors-f32 (`fmt` "f32")."""
+    from dataclasses import replace
+
+    from model_weights import random_weights, tiny_config
+    from safetensors.numpy import save_file
+
+    from zoo.formats.lq40 import encode_lq40
+    from zoo.registry import FormatSpec, Workspace
+
+    from test_esp32_target import _record
+
+    cfg = tiny_config(kind)
+    weights = random_weights(cfg, seed=5)
+    ws = Workspace(tmp_path)
+    rec = _record(f"tiny_{kind}_{fmt}", kind, "full" if fmt == "f32" else fmt)
+    vdir = ws.variant_dir(rec.name)
+    vdir.mkdir(parents=True)
+    if fmt == "f32":
+        rec = replace(rec, format=FormatSpec(kind="safetensors-f32"))
+        (vdir / "config.json").write_text(cfg.to_json())
+        save_file({k: np.ascontiguousarray(v, np.float32) for k, v in weights.items()}, str(vdir / "lejepa_weights.safetensors"))
+    else:
+        (vdir / "model.lq40").write_bytes(encode_lq40(cfg, weights, fmt))
+    return ws, rec
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,fmt", [("vit", "q4-pred"), ("hybrid", "full"), ("slim", "wanda40-q4"), ("slim", "f32")])
+def test_tiny_models_match_the_golden_vectors_in_node(tmp_path: Path, kind: str, fmt: str) -> None:
+    if any(shutil.which(t) is None for t in TOOLS):
+        pytest.skip(f"needs {', '.join(TOOLS)}")
+    from zoo.targets import build_target
+    from zoo.targets.wasm.target import run_node
+
+    ws, rec = _tiny(tmp_path, kind, fmt)
+    build_target(ws, None, rec, "wasm")  # type: ignore[arg-type]
+    out = ws.variant_dir(rec.name) / "targets" / "wasm"
+    first = (out / "lewm.wasm").read_bytes()
+    result = run_node(out)
+    assert result["min_cosine"] >= COS_MIN, result["cosine"]
+    assert set(result["cosine"]) == {"encode", "predict", "rollout"}
+    build_target(ws, None, rec, "wasm")  # type: ignore[arg-type]
+    assert (out / "lewm.wasm").read_bytes() == first  # deterministic build
+
+
+def test_wasm_errors_are_one_line(tmp_path: Path) -> None:
+    from zoo.errors import InputError, UsageError
+    from zoo.targets import build_target
+
+    ws, rec = _tiny(tmp_path, "slim", "q4-pred")
+    with pytest.raises(UsageError, match="unknown"):
+        build_target(ws, None, rec, "wasm", {"simd": "off"})  # type: ignore[arg-type]
+    (ws.variant_dir(rec.name) / "model.lq40").unlink()
+    with pytest.raises(InputError, match="model.lq40: file not found"):
+        build_target(ws, None, rec, "wasm")  # type: ignore[arg-type]
