@@ -185,11 +185,10 @@ def _tiny(tmp_path: Path, kind: str, fmt: str) -> tuple[Any, Any]:
 
     from model_weights import random_weights, tiny_config
     from safetensors.numpy import save_file
+    from test_esp32_target import _record
 
     from zoo.formats.lq40 import encode_lq40
     from zoo.registry import FormatSpec, Workspace
-
-    from test_esp32_target import _record
 
     cfg = tiny_config(kind)
     weights = random_weights(cfg, seed=5)
@@ -233,5 +232,5 @@ def test_wasm_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown"):
         build_target(ws, None, rec, "wasm", {"simd": "off"})  # type: ignore[arg-type]
     (ws.variant_dir(rec.name) / "model.lq40").unlink()
-    with pytest.raises(InputError, match="model.lq40: file not found"):
+    with pytest.raises(InputError, match=r"model\.lq40: file not found"):
         build_target(ws, None, rec, "wasm")  # type: ignore[arg-type]

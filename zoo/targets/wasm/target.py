@@ -229,6 +229,12 @@ class WasmTarget:
         for f in ("lewm.wasm", "lewm.js", "model.bin", "golden.bin"):
             if not (out / f).is_file():
                 raise InputError(f"{out / f}: not built", hint=f"run `zoo build {ctx.variant.name} --target wasm` first")
+        src = ctx.variant_dir / LQ40_FILE
+        if ctx.variant.format.kind == "lq40" and src.is_file() and src.read_bytes() != (out / "model.bin").read_bytes():
+            raise InputError(
+                f"{out / 'model.bin'}: differs from {src}",
+                hint=f"rebuild with `zoo build {ctx.variant.name} --target wasm`",
+            )
         _need((NODE,), "check")
         browser = chromium_binary()
         if browser is None:
