@@ -206,7 +206,7 @@ def _tiny(tmp_path: Path, kind: str, fmt: str) -> tuple[Any, Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind,fmt", [("vit", "q4-pred"), ("hybrid", "full"), ("slim", "wanda40-q4"), ("slim", "f32")])
+@pytest.mark.parametrize("kind,fmt", [("vit", "q4-pred"), ("hybrid", "full"), ("slim", "wanda40-q4"), ("hybrid", "q4-full"), ("slim", "f32")])
 def test_tiny_models_match_the_golden_vectors_in_node(tmp_path: Path, kind: str, fmt: str) -> None:
     if any(shutil.which(t) is None for t in TOOLS):
         pytest.skip(f"needs {', '.join(TOOLS)}")

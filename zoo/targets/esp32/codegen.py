@@ -432,7 +432,7 @@ def _mat(v: F32Vec | I8Lin | Q4Lin, out: int, inp: int) -> str:
         return f"{{1u, {v.out}u, {v.inp}u, {v.weights}u, {v.scales}u}}"
     if isinstance(v, F32Vec):
         return f"{{0u, {out}u, {inp}u, {v.offset}u, {NONE}u}}"
-    raise InputError(f"encoder matrix stored as Q4 is not supported by the esp32 reference ({v})")
+    return f"{{2u, {v.out}u, {v.inp}u, {v.bitmap}u, {v.blocks}u}}"  # Q4 (q4-full): bitmap, blocks
 
 
 def _off(v: Any) -> str:

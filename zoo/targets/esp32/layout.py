@@ -19,7 +19,8 @@ from zoo.errors import LQ40Error
 MAGIC = b"LQ40"
 Q4_MODES = ("q4-pred", "wanda20-q4", "wanda40-q4")
 # "f32": the wasm target's model file for float32 variants (every matrix float32, q4-pred order)
-MODES = ("full", *Q4_MODES, "f32")
+# "q4-full" (zoo extension, Q4 encoder matrices too): read by the wasm target
+MODES = ("full", *Q4_MODES, "q4-full", "f32")
 REQUIRED_KEYS = (
     "action_dim", "channels", "encoder_heads", "encoder_hidden", "encoder_inter", "encoder_layers",
     "image_size", "latent_dim", "patch_size", "predictor_heads", "predictor_hidden",
@@ -184,7 +185,9 @@ def read_layout(path: str | Path) -> Lq40Layout:
     t["enc.cls"] = w.f32vec("cls_token", (he,))
     t["enc.pos"] = w.f32vec("pos_embed", ((1 + m + npatch) * he,))
 
-    def enc_mat(field: str, out: int, inp: int) -> F32Vec | I8Lin:
+    def enc_mat(field: str, out: int, inp: int) -> F32Vec | I8Lin | Q4Lin:
+        if mode == "q4-full":
+            return w.q4lin(field, out, inp)
         return w.i8lin(field, out, inp) if mode == "full" else w.f32vec(field, (out * inp,))
 
     for i in range(le):

@@ -351,6 +351,17 @@ static void mat_gemm(const unsigned char *blob, const lewm_mat_t *w, uint32_t b_
         f32_gemm(blob, w->data, b_off, w->out, w->in, x, ntok, y, rowbuf);
         return;
     }
+    if (w->kind == 2) { /* Q4LIN (q4-full); lewm_q4_gemm reads only out, in, bitmap and blocks */
+        lewm_q4_t q;
+        q.out = w->out;
+        q.in = w->in;
+        q.total_blocks = w->out * ((w->in + 31u) / 32u);
+        q.nonzero = 0;
+        q.bitmap = w->data;
+        q.blocks = w->scales;
+        lewm_q4_gemm(blob, &q, b_off, x, ntok, y, rowbuf);
+        return;
+    }
     for (r = 0; r < w->out; r++) {
         float bias = b_off == LEWM_NONE ? 0.0f : vecf(blob, b_off, r);
         float scale = vecf(blob, w->scales, r);

@@ -22,7 +22,8 @@ typedef struct {
     uint32_t out, in, total_blocks, nonzero, bitmap, blocks;
 } lewm_q4_t;
 
-/* Encoder matrix: kind 0 = f32 [out][in] at data; kind 1 = INT8 [in][out] at data + f32 scales[out]. */
+/* Encoder matrix: kind 0 = f32 [out][in] at data; kind 1 = INT8 [in][out] at data + f32 scales[out];
+ * kind 2 = Q4LIN (LQ40 q4-full) with its bitmap at data and its blocks at scales. */
 typedef struct {
     uint32_t kind, out, in, data, scales;
 } lewm_mat_t;

@@ -33,7 +33,7 @@ from zoo._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from zoo.errors import InputError, UsageError
 from zoo.targets.base import Artifact, BuildContext
 
-LQ40_MODES = ("full", "q4-pred", "wanda20-q4", "wanda40-q4")
+LQ40_MODES = ("full", "q4-pred", "wanda20-q4", "wanda40-q4", "q4-full")
 WASM_FORMATS = (*(f"lq40:{m}" for m in LQ40_MODES), "safetensors-f32")
 LQ40_FILE = "model.lq40"
 C_SOURCES_DIR = "lewm_c"
