@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 from zoo._io import atomic_write_text, contained_path
 from zoo.cards.data import VariantFacts, collection_facts
 from zoo.cards.plots import SIZE_COSINE_SVG, bench_svg, html_env, rollout_svg, size_cosine_svg
-from zoo.cards.render import BENCH_CLAIMS, BENCH_OPS, KIND_SHORT, fmt_cos, fmt_size, render_card, render_collection_card
+from zoo.cards.render import (
+    BENCH_CLAIMS,
+    BENCH_OPS,
+    KIND_SHORT,
+    fmt_cos,
+    fmt_size,
+    render_card,
+    render_collection_card,
+)
 
 if TYPE_CHECKING:
     from zoo.registry import Registry, Workspace
