@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 from pathlib import Path
 
 from test_cards_support import sample_workspace
@@ -89,3 +90,35 @@ def test_markdown_rendering_with_markdown_it() -> None:
     assert '<a href="https://example.org/x">' in to_html("[x](https://example.org/x)")
     assert '<img src="../plot.svg" alt="p"' in to_html("![p](plot.svg)", image_prefix="../")
     assert "<img" not in to_html("![p](plot.svg)", drop_images=frozenset({"plot.svg"}))
+
+
+def test_site_serve_port_in_use_is_a_usage_error(tmp_path: Path) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from zoo.cli import main
+
+    shutil.copy(Path(__file__).resolve().parents[1] / "registry.yaml", tmp_path / "registry.yaml")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = CliRunner().invoke(main, ["-C", str(tmp_path), "site", "--serve", "--port", str(port)])
+    assert r.exit_code == 2, r.output
+    assert f"--port {port}: cannot listen on 127.0.0.1:{port}" in r.output and "Traceback" not in r.output
+
+
+def test_serve_types_and_loopback(tmp_path: Path) -> None:
+    import urllib.request
+
+    from zoo.cards.serve import serving
+
+    (tmp_path / "m.wasm").write_bytes(b"\0asm\1\0\0\0")
+    (tmp_path / "a.js").write_text("export {};\n")
+    with serving(tmp_path) as base:
+        assert base.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(base + "m.wasm") as resp:
+            assert resp.headers["Content-Type"] == "application/wasm"
+        with urllib.request.urlopen(base + "a.js") as resp:
+            assert resp.headers["Content-Type"].startswith("text/javascript")
