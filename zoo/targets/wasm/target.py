@@ -23,6 +23,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -377,7 +378,10 @@ def run_chromium(out: Path, browser: str) -> dict[str, Any]:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            finished = done.wait(RUN_TIMEOUT_S)
+            deadline = time.monotonic() + RUN_TIMEOUT_S
+            while not (finished := done.wait(0.5)) and time.monotonic() < deadline:
+                if proc.poll() is not None:  # the browser died (missing sandbox, bad flag): say so now
+                    raise InputError(f"{browser}: exited with code {proc.returncode} before the check page reported")
         finally:
             proc.terminate()
             try:
