@@ -145,9 +145,15 @@ def test_site_serve_runs_the_model_in_the_page(wasm_ws: Path) -> None:
     )  # fmt: skip
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:\d+/\S+", line)
-        assert m, line
+        seen = []
+        m = None
+        while m is None and len(seen) < 50:  # the URL line, after any warning the interpreter prints
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            m = re.search(r"http://127\.0\.0\.1:\d+/\S+", line)
+        assert m, "".join(seen)
         index_url = m.group(0)
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium_binary(), args=["--no-sandbox", "--disable-gpu"])
