@@ -373,7 +373,7 @@ def wasm_section(facts: VariantFacts) -> dict[str, Any] | None:
             c = _num(claims.get(f"{key}_ms"))
             cells.append(f"~{c:,.0f} ms" if c is not None else "—")
             chrome = _num(_dict(_dict(plats.get("chromium")).get("ms")).get(key))
-            cells.append(f"{c / chrome:,.0f}× faster" if c is not None and chrome else "—")
+            cells.append(f"{c / chrome:,.1f}× faster" if c is not None and chrome else "—")
             rows.append(cells)
         cos = [_num(_dict(plats.get(p)).get("min_cosine")) for p in ("node", "chromium")]
         rows.append(["min cosine vs golden", *("—" if v is None else f"{v:.6f}" for v in cos), "—", "—"])
