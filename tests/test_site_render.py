@@ -112,7 +112,7 @@ def test_site_serve_port_in_use_is_a_usage_error(tmp_path: Path) -> None:
 def test_serve_types_and_loopback(tmp_path: Path) -> None:
     import urllib.request
 
-    from zoo.cards.serve import serving
+    from zoo.serve import serving
 
     (tmp_path / "m.wasm").write_bytes(b"\0asm\1\0\0\0")
     (tmp_path / "a.js").write_text("export {};\n")

@@ -82,7 +82,7 @@ def site(ctx: click.Context, serve: bool, port: int, as_json: bool) -> None:
         else:
             console().print(f"site written; open file://{safe(index)}")
         return
-    from zoo.cards.serve import make_server
+    from zoo.serve import make_server
 
     try:
         server = make_server(ws.root, port)

@@ -344,7 +344,7 @@ await fetch("/__result", { method: "POST", body: JSON.stringify(r) });
 
 def run_chromium(out: Path, browser: str) -> dict[str, Any]:
     """Serve `out` on loopback, open a page that runs selfTest() and POSTs its result back."""
-    from zoo.cards.serve import SiteHandler, serving
+    from zoo.serve import SiteHandler, serving
 
     got: dict[str, str] = {}
     done = threading.Event()
