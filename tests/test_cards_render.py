@@ -32,8 +32,9 @@ def test_every_variant_gets_a_card_with_valid_metadata(ws_reg) -> None:  # type:
     assert {p.relative_to(ws.cards_dir).as_posix() for p in paths} == {
         *(f"{n}/README.md" for n in reg.variants),
         "README.md",
+        "size-vs-cosine.svg",  # the collection card's plot (relative image link)
     }
-    for path in paths:
+    for path in (p for p in paths if p.suffix == ".md"):
         text = path.read_text(encoding="utf-8")
         assert text.startswith("---\n") and "\n---\n" in text[4:]
         meta = _meta(text)
@@ -133,7 +134,7 @@ def test_rendering_is_deterministic(ws_reg) -> None:  # type: ignore[no-untyped-
 
 def test_check_cards_reports_out_of_date_files(ws_reg) -> None:  # type: ignore[no-untyped-def]
     ws, reg = ws_reg
-    assert len(check_cards(ws, reg)) == len(reg.variants) + 1  # nothing written yet
+    assert len(check_cards(ws, reg)) == len(reg.variants) + 2  # nothing written yet (cards, collection card, its plot)
     write_cards(ws, reg, None)
     assert check_cards(ws, reg) == []
     # a new measurement makes the card out of date
@@ -223,7 +224,7 @@ def test_cli_card_and_check(ws_reg, monkeypatch: pytest.MonkeyPatch) -> None:  #
     assert json.loads(res.stdout)["up_to_date"] is False
     res = runner.invoke(main, ["-C", str(ws.root), "card", "slim_96d_4e_4p", "--json"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["written"] == ["cards/slim_96d_4e_4p/README.md", "cards/README.md"]
+    assert json.loads(res.stdout)["written"] == ["cards/slim_96d_4e_4p/README.md", "cards/README.md", "cards/size-vs-cosine.svg"]
     res = runner.invoke(main, ["-C", str(ws.root), "card", "--all"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["-C", str(ws.root), "card", "--check"])
@@ -245,7 +246,7 @@ def test_cards_for_the_project_registry(tmp_path: Path) -> None:
     ws = Workspace(tmp_path)
     reg = load_registry(ws.registry_path)
     paths = write_cards(ws, reg, None)
-    assert len(paths) == len(reg.variants) + 1
+    assert len(paths) == len(reg.variants) + 2  # + the collection card and its size-vs-cosine.svg
     for name, rec in reg.variants.items():
         text = (ws.cards_dir / name / "README.md").read_text(encoding="utf-8")
         meta = _meta(text)

@@ -39,6 +39,7 @@ VERIFY_FILE = "verify.json"
 BENCH_FILE = "bench.json"
 FPGA_REPORT = "targets/fpga/report.json"
 ESP32_MEMORY = "targets/esp32/memory.json"
+WASM_REPORT = "targets/wasm/report.json"
 
 
 def read_json_file(path: Path) -> dict[str, Any] | None:
@@ -71,7 +72,7 @@ BENCH_SHAPE: dict[str, type | tuple[type, ...]] = {
 }
 REPORT_SHAPE: dict[str, type | tuple[type, ...]] = {
     "table": dict, "measured": dict, "claims": dict, "notes": list, "simulation": dict, "slice": dict,
-    "psram_breakdown": dict,
+    "psram_breakdown": dict, "platforms": dict,
 }
 _JSON_TYPE: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
 
@@ -146,6 +147,7 @@ class VariantFacts:
     bench: dict[str, Any] | None
     esp32_memory: dict[str, Any] | None = None  # targets/esp32/memory.json (flash/RAM vs limits)
     target_checks: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # manifest targets.T.check
+    wasm_report: dict[str, Any] | None = None  # targets/wasm/report.json (node / Chromium timings vs claims)
     # uncertain architecture fields as conversion recorded them (manifest of the f32 reference):
     # {field: {"declared": registry value, "measured": checkpoint value}}
     measured_arch: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
@@ -286,6 +288,9 @@ def variant_facts(workspace: Workspace, registry: Registry, name: str) -> Varian
     esp32_memory = None
     if "esp32" in targets:
         esp32_memory = read_checked(vdir / ESP32_MEMORY, REPORT_SHAPE, f"rebuild it: zoo build {name} --target esp32")
+    wasm_report = None
+    if "wasm" in targets:
+        wasm_report = read_checked(vdir / WASM_REPORT, REPORT_SHAPE, f"rebuild it: zoo build {name} --target wasm --check")
     verify = read_checked(vdir / VERIFY_FILE, VERIFY_SHAPE, f"measure again: zoo verify {name}")
     config_rec = ref_manifest.artifacts.get("config.json")
     measured = config_rec.get("uncertain_fields") if isinstance(config_rec, dict) else None
@@ -307,6 +312,7 @@ def variant_facts(workspace: Workspace, registry: Registry, name: str) -> Varian
         target_checks=checks,
         measured_arch={str(k): v for k, v in measured.items() if isinstance(v, dict)} if isinstance(measured, dict)
         else {},
+        wasm_report=wasm_report,
     )
 
 

@@ -223,7 +223,8 @@ def variant_context(registry: Registry, facts: VariantFacts) -> dict[str, Any]:
         "fpga_report_path": FPGA_REPORT,
         "fpga_claims": FPGA_CLAIMS,
         "esp32": esp32_section(facts),
-        "other_targets": {t: a for t, a in facts.targets.items() if t not in ("esp32", "fpga")},
+        "wasm": wasm_section(facts),
+        "other_targets": {t: a for t, a in facts.targets.items() if t not in ("esp32", "fpga", "wasm")},
         "arch_rows": _arch_rows(facts),
         "parent_hub_path": hub_path(col, facts.parent.name) if facts.parent else None,
         "base_model": hub_repo_id(col, facts.parent.name) if facts.parent else None,
@@ -354,6 +355,44 @@ def esp32_section(facts: VariantFacts) -> dict[str, Any] | None:
     }
 
 
+def wasm_section(facts: VariantFacts) -> dict[str, Any] | None:
+    """The "Browser: WebAssembly" section: built files and, after `--check`, node / Chromium timings
+    next to the original card's browser claims (`targets/wasm/report.json`)."""
+    arts = facts.targets.get("wasm")
+    if arts is None:
+        return None
+    rep = facts.wasm_report or {}
+    plats = _dict(rep.get("platforms"))
+    claims = _dict(rep.get("claims"))
+    rows: list[list[str]] = []
+    if plats:
+        for key, label in (("encode", "encode (224×224 image)"), ("predict", "predict (full history)"),
+                           ("rollout", "rollout, 20 steps")):  # fmt: skip
+            cells = [label]
+            for p in ("node", "chromium"):
+                v = _num(_dict(_dict(plats.get(p)).get("ms")).get(key))
+                cells.append("—" if v is None else f"{v:,.1f} ms")
+            c = _num(claims.get(f"{key}_ms"))
+            cells.append(f"~{c:,.0f} ms" if c is not None else "—")
+            chrome = _num(_dict(_dict(plats.get("chromium")).get("ms")).get(key))
+            cells.append(f"{c / chrome:,.1f}× faster" if c is not None and chrome else "—")
+            rows.append(cells)
+        cos = [_num(_dict(plats.get(p)).get("min_cosine")) for p in ("node", "chromium")]
+        rows.append(["min cosine vs golden", *("—" if v is None else f"{v:.6f}" for v in cos), "—", "—"])
+    passed = rep.get("passed")
+    return {
+        "artifacts": arts,
+        "total": sum(a.size or 0 for a in arts),
+        "rows": rows,
+        "claim_row": str(claims.get("row") or ""),
+        "claims_source": str(claims.get("source") or ""),
+        "summary": str(rep.get("summary") or ""),
+        "passed": passed if isinstance(passed, bool) else None,
+        "runtimes": {p: str(_dict(plats.get(p)).get("runtime") or "") for p in ("node", "chromium") if p in plats},
+        "machine": ", ".join(f"{k.replace('_', ' ')} {fmt_num(v)}" for k, v in sorted(_dict(rep.get("machine")).items())),
+    }
+
+
 def _bytes(v: Any) -> str:
     n = _num(v)
     return "—" if n is None else f"{int(n):,} B ({fmt_size(int(n))})"
@@ -461,6 +500,7 @@ def collection_context(registry: Registry, facts: list[VariantFacts]) -> dict[st
         "bench_claims_source": BENCH_CLAIMS_SOURCE,
         "fpga": [(f, fpga_section(f)) for f in facts if f.fpga_report],
         "esp32": [(f, esp32_section(f)) for f in facts if "esp32" in f.targets],
+        "wasm": [(f, wasm_section(f)) for f in facts if "wasm" in f.targets],
         "fpga_claims": FPGA_CLAIMS,
         "claims": {f.name: _claims(f) for f in facts},
         "statuses": statuses,
@@ -485,6 +525,10 @@ def expected_cards(workspace: Workspace, registry: Registry, names: list[str] | 
     selected = list(registry.variants) if names is None else names
     out = {workspace.cards_dir / n / CARD_FILE: render_card(workspace, registry, n) for n in selected}
     out[workspace.cards_dir / CARD_FILE] = render_collection_card(workspace, registry)
+    from zoo.cards.plots import SIZE_COSINE_SVG, size_cosine_svg
+
+    # the collection card shows this plot as an image (a relative link, uploaded next to it)
+    out[workspace.cards_dir / SIZE_COSINE_SVG] = size_cosine_svg(collection_facts(workspace, registry))
     return out
 
 

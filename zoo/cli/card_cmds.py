@@ -56,15 +56,48 @@ def card(ctx: click.Context, names: tuple[str, ...], all_: bool, check: bool, as
 
 
 @main.command()
+@click.option("--serve", is_flag=True, help="After rendering, serve the workspace on http://127.0.0.1 (Ctrl-C stops).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port for --serve (0: any free port).")  # fmt: skip
 @json_option
 @click.pass_context
-def site(ctx: click.Context, as_json: bool) -> None:
-    """Render the static HTML browser of the collection into cards/site/ (open index.html)."""
+def site(ctx: click.Context, serve: bool, port: int, as_json: bool) -> None:
+    """Render the static HTML browser of the collection into cards/site/ (open index.html).
+
+    With --serve the workspace is served over loopback HTTP (stdlib server, 127.0.0.1 only,
+    `.wasm` as application/wasm), which the pages' "run it in this page" panels need: browsers
+    refuse to load lewm.wasm and the model file from file://.
+    """
+    import sys
+
     from zoo.cards import render_site
+    from zoo.errors import UsageError
 
     a = app(ctx)
-    index = render_site(a.workspace(), a.registry())
+    ws = a.workspace()
+    index = render_site(ws, a.registry())
+    if not serve:
+        if as_json:
+            emit_json({"schema_version": 1, "index": str(index)})
+        else:
+            console().print(f"site written; open file://{safe(index)}")
+        return
+    from zoo.serve import make_server
+
+    try:
+        server = make_server(ws.root, port)
+    except OSError as exc:
+        raise UsageError(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror})",
+                         hint="pick another port, or --port 0 for any free one") from exc  # fmt: skip
+    url = f"http://127.0.0.1:{server.server_port}/{index.relative_to(ws.root).as_posix()}"
     if as_json:
-        emit_json({"schema_version": 1, "index": str(index)})
+        emit_json({"schema_version": 1, "index": str(index), "url": url})
     else:
-        console().print(f"site written; open file://{safe(index)}")
+        console().print(f"serving {safe(ws.root)} on 127.0.0.1 only; open {safe(url)} (Ctrl-C stops)", soft_wrap=True)
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -223,6 +223,9 @@ def local_layout(workspace: Workspace, names: Iterable[str], layout: Layout = "c
 
     root_card = regular_file(workspace.root, f"cards/{CARD_FILE}", where=root_card)
     out[CARD_FILE] = (root_card, None)
+    plot = workspace.cards_dir / "size-vs-cosine.svg"  # the collection card shows it (relative image link)
+    if plot.is_file():
+        out[plot.name] = (plot, None)
     return out
 
 

@@ -1,4 +1,6 @@
-// lewm-zoo static site: sort and filter the comparison table. No dependencies, no network.
+// lewm-zoo static site: sort and filter the comparison table; on a variant page with a wasm build,
+// run the model in the page (lewm.js from the variant's build, loaded with a dynamic import; it
+// needs http: `zoo site --serve`). No dependencies, no third-party network.
 "use strict";
 (function () {
   function init() {
@@ -76,6 +78,52 @@
     applyFilters();
     document.body.setAttribute("data-ready", "1");
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-  else init();
+  function initWasm() {
+    var panel = document.getElementById("wasm-run");
+    if (!panel) return;
+    var button = document.getElementById("wasm-run-button");
+    var status = document.getElementById("wasm-status");
+    var table = document.getElementById("wasm-result");
+    if (location.protocol === "file:") {
+      document.getElementById("wasm-file-note").hidden = false;
+    }
+    function fmt(v, digits) { return v === undefined ? "—" : v.toFixed(digits); }
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      status.setAttribute("data-state", "running");
+      status.textContent = "loading the model and running…";
+      var url = new URL(panel.getAttribute("data-base") + "lewm.js", location.href).href;
+      import(url).then(function (mod) {
+        return mod.selfTest({ repeats: 3 });
+      }).then(function (r) {
+        var body = table.tBodies[0];
+        body.textContent = "";
+        [["encode (golden image)", "encode"], ["predict (full history)", "predict"],
+         ["rollout, " + r.rollout_steps + " steps", "rollout"]].forEach(function (row) {
+          var tr = document.createElement("tr");
+          [row[0], fmt(r.cosine[row[1]], 6), fmt(r.ms[row[1]], 1) + " ms"].forEach(function (text) {
+            var td = document.createElement("td");
+            td.textContent = text;
+            tr.appendChild(td);
+          });
+          body.appendChild(tr);
+        });
+        table.hidden = false;
+        status.setAttribute("data-cosine", String(r.min_cosine));
+        status.setAttribute("data-state", r.min_cosine >= 0.9999 ? "pass" : "fail");
+        status.textContent = (r.min_cosine >= 0.9999 ? "pass" : "FAIL") + ": min cosine " + r.min_cosine.toFixed(6) +
+          " vs the golden vectors; model load " + fmt(r.ms.load, 0) + " ms";
+      }).catch(function (e) {
+        status.setAttribute("data-state", "error");
+        status.textContent = "could not run: " + e + (location.protocol === "file:" ? " (serve the site: zoo site --serve)" : "");
+      }).then(function () { button.disabled = false; });
+    });
+  }
+
+  function start() {
+    init();
+    initWasm();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

@@ -418,12 +418,21 @@ def _q4(q: Q4Lin) -> str:
     return f"{{{q.out}u, {q.inp}u, {q.total_blocks}u, {q.nonzero}u, {q.bitmap}u, {q.blocks}u}}"
 
 
+def _pmat(v: F32Vec | I8Lin | Q4Lin, out: int, inp: int) -> str:
+    """A predictor matrix: Q4LIN, or (wasm f32 builds) float32 [out][in] marked by bitmap = NONE."""
+    if isinstance(v, Q4Lin):
+        return _q4(v)
+    if isinstance(v, F32Vec):
+        return f"{{{out}u, {inp}u, 0u, 0u, {NONE}u, {v.offset}u}}"
+    raise InputError(f"predictor matrix stored as INT8 is not supported by the C reference ({v})")
+
+
 def _mat(v: F32Vec | I8Lin | Q4Lin, out: int, inp: int) -> str:
     if isinstance(v, I8Lin):
         return f"{{1u, {v.out}u, {v.inp}u, {v.weights}u, {v.scales}u}}"
     if isinstance(v, F32Vec):
         return f"{{0u, {out}u, {inp}u, {v.offset}u, {NONE}u}}"
-    raise InputError(f"encoder matrix stored as Q4 is not supported by the esp32 reference ({v})")
+    return f"{{2u, {v.out}u, {v.inp}u, {v.bitmap}u, {v.blocks}u}}"  # Q4 (q4-full): bitmap, blocks
 
 
 def _off(v: Any) -> str:
@@ -471,18 +480,16 @@ def model_header(lay: Lq40Layout, variant: str, *, encoder: bool) -> str:
     def f(name: str) -> str:
         return _off(t[name])
 
-    def q(name: str) -> Q4Lin:
-        v = t[name]
-        assert isinstance(v, Q4Lin)
-        return v
-
+    hp, inner, ip = dm.hp, dm.inner, dm.ip
     rows = []
     for i in range(dm.lp):
         e = f"pred.{i}."
         rows.append(
-            f"    {{{_q4(q(e + 'adaln'))}, {f(e + 'adaln_b')}, {_q4(q(e + 'qkv'))}, {_q4(q(e + 'out'))}, "
+            f"    {{{_pmat(t[e + 'adaln'], 6 * hp, hp)}, {f(e + 'adaln_b')}, {_pmat(t[e + 'qkv'], 3 * inner, hp)}, "
+            f"{_pmat(t[e + 'out'], hp, inner)}, "
             f"{f(e + 'out_b')}, {f(e + 'attn_norm_w')}, {f(e + 'attn_norm_b')}, {f(e + 'mlp_norm_w')}, "
-            f"{f(e + 'mlp_norm_b')}, {_q4(q(e + 'up'))}, {f(e + 'up_b')}, {_q4(q(e + 'down'))}, {f(e + 'down_b')}}}"
+            f"{f(e + 'mlp_norm_b')}, {_pmat(t[e + 'up'], ip, hp)}, {f(e + 'up_b')}, {_pmat(t[e + 'down'], hp, ip)}, "
+            f"{f(e + 'down_b')}}}"
         )
     lines += ["", "/* predictor layers (lewm_pred_layer_t, field order as in lewm_ref.h) */"]
     lines.append("#define LEWM_PRED_LAYERS_INIT { \\\n" + ", \\\n".join(rows) + " \\\n}")

@@ -18,7 +18,9 @@ from zoo.errors import LQ40Error
 
 MAGIC = b"LQ40"
 Q4_MODES = ("q4-pred", "wanda20-q4", "wanda40-q4")
-MODES = ("full", *Q4_MODES)
+# "f32": the wasm target's model file for float32 variants (every matrix float32, q4-pred order)
+# "q4-full" (zoo extension, Q4 encoder matrices too): read by the wasm target
+MODES = ("full", *Q4_MODES, "q4-full", "f32")
 REQUIRED_KEYS = (
     "action_dim", "channels", "encoder_heads", "encoder_hidden", "encoder_inter", "encoder_layers",
     "image_size", "latent_dim", "patch_size", "predictor_heads", "predictor_hidden",
@@ -183,7 +185,9 @@ def read_layout(path: str | Path) -> Lq40Layout:
     t["enc.cls"] = w.f32vec("cls_token", (he,))
     t["enc.pos"] = w.f32vec("pos_embed", ((1 + m + npatch) * he,))
 
-    def enc_mat(field: str, out: int, inp: int) -> F32Vec | I8Lin:
+    def enc_mat(field: str, out: int, inp: int) -> F32Vec | I8Lin | Q4Lin:
+        if mode == "q4-full":
+            return w.q4lin(field, out, inp)
         return w.i8lin(field, out, inp) if mode == "full" else w.f32vec(field, (out * inp,))
 
     for i in range(le):
@@ -219,20 +223,23 @@ def read_layout(path: str | Path) -> Lq40Layout:
             "predictor_pos_embed",
             f"length {fv('pred.pos').count} not a multiple of D={d}",
         )
+    def pred_mat(field: str, out: int, inp: int) -> F32Vec | Q4Lin:
+        return w.f32vec(field, (out * inp,)) if mode == "f32" else w.q4lin(field, out, inp)
+
     for i in range(lp):
         pre = f"pred.{i}."
-        t[pre + "adaln"] = w.q4lin(pre + "adaLN", 6 * hp, hp)
+        t[pre + "adaln"] = pred_mat(pre + "adaLN", 6 * hp, hp)
         t[pre + "adaln_b"] = w.f32vec(pre + "adaln_bias", (6 * hp,))
-        t[pre + "qkv"] = w.q4lin(pre + "to_qkv", 3 * inner, hp)
-        t[pre + "out"] = w.q4lin(pre + "attn_out", hp, inner)
+        t[pre + "qkv"] = pred_mat(pre + "to_qkv", 3 * inner, hp)
+        t[pre + "out"] = pred_mat(pre + "attn_out", hp, inner)
         t[pre + "out_b"] = w.f32vec(pre + "attn_out_bias", (hp,))
         t[pre + "attn_norm_w"] = w.f32vec(pre + "attn_norm_w", (hp,))
         t[pre + "attn_norm_b"] = w.f32vec(pre + "attn_norm_b", (hp,))
         t[pre + "mlp_norm_w"] = w.f32vec(pre + "mlp_norm_w", (hp,))
         t[pre + "mlp_norm_b"] = w.f32vec(pre + "mlp_norm_b", (hp,))
-        t[pre + "up"] = w.q4lin(pre + "mlp_up", ip, hp)
+        t[pre + "up"] = pred_mat(pre + "mlp_up", ip, hp)
         t[pre + "up_b"] = w.f32vec(pre + "mlp_up_bias", (ip,))
-        t[pre + "down"] = w.q4lin(pre + "mlp_down", hp, ip)
+        t[pre + "down"] = pred_mat(pre + "mlp_down", hp, ip)
         t[pre + "down_b"] = w.f32vec(pre + "mlp_down_bias", (hp,))
     t["pred.norm_w"] = w.f32vec("predictor_norm_w", (hp,))
     t["pred.norm_b"] = w.f32vec("predictor_norm_b", (hp,))

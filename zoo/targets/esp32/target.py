@@ -31,6 +31,8 @@ from zoo.targets.base import Artifact, BuildContext
 ESP32_FORMATS = ("lq40:full", "lq40:q4-pred", "lq40:wanda20-q4", "lq40:wanda40-q4")
 LQ40_FILE = "model.lq40"
 STATIC_SOURCES = ("lewm_ref.h", "lewm_ref.c", "lewm_main.c")
+# the C reference shared by the esp32 and wasm targets: zoo/targets/lewm_c/
+C_SOURCES_DIR = "lewm_c"
 C_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
 RV32_CC = "riscv64-unknown-elf-gcc"
 # -ffp-contract=fast: fused multiply-add (fmadd.s) as an ESP32-P4 firmware build (GNU C default) emits;
@@ -108,7 +110,7 @@ class Esp32Target:
         atomic_write_text(out / "lewm_model.h", codegen.model_header(lay, name, encoder=encoder))
         atomic_write_text(out / "lewm_golden.h", codegen.golden_header(lay, golden, name))
         atomic_write_text(out / "model_blob.S", codegen.BLOB_ASM)
-        pkg = resources.files("zoo.targets.esp32") / "c"
+        pkg = resources.files("zoo.targets") / C_SOURCES_DIR
         for fname in STATIC_SOURCES:
             atomic_write_bytes(out / fname, (pkg / fname).read_bytes())
         atomic_write_json(out / "memory.json", {"variant": name, "mode": lay.mode, **mem})

@@ -106,6 +106,50 @@ static float ldf(const unsigned char *p) {
 
 static float vecf(const unsigned char *blob, uint32_t off, uint32_t i) { return ldf(blob + off + 4u * i); }
 
+#if defined(__wasm_simd128__)
+/* wasm32 + SIMD128 (the wasm target): lane k of one f32x4 accumulator sums the products i = k mod 4,
+ * exactly the four scalar partial sums of the portable dot() below, so both give the same floats. */
+#include <wasm_simd128.h>
+static float hsum4(v128_t v, float tail) {
+    return (wasm_f32x4_extract_lane(v, 0) + tail + wasm_f32x4_extract_lane(v, 1)) +
+           (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+}
+
+static float dot(const float *a, const float *b, uint32_t n) {
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    float tail = 0.0f;
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+    for (; i < n; i++) tail += a[i] * b[i];
+    return hsum4(acc, tail);
+}
+
+/* y[t*ystride] = (w . x[t]) * scale + bias for ntok rows x[t] (n floats at x + t*xstride): four tokens per pass
+ * share each load of w (register blocking), same per-token floats as dot(). */
+static void dot_tokens(const float *w, const float *x, uint32_t n, uint32_t xstride, int ntok, float *y,
+                       uint32_t ystride, float scale, float bias) {
+    int t = 0;
+    if ((n & 3u) == 0) {
+        for (; t + 4 <= ntok; t += 4) {
+            const float *x0 = x + (uint32_t)t * xstride, *x1 = x0 + xstride, *x2 = x1 + xstride, *x3 = x2 + xstride;
+            v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+            uint32_t i;
+            for (i = 0; i < n; i += 4) {
+                v128_t wv = wasm_v128_load(w + i);
+                a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wv, wasm_v128_load(x0 + i)));
+                a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wv, wasm_v128_load(x1 + i)));
+                a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wv, wasm_v128_load(x2 + i)));
+                a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wv, wasm_v128_load(x3 + i)));
+            }
+            y[(uint32_t)t * ystride] = hsum4(a0, 0.0f) * scale + bias;
+            y[(uint32_t)(t + 1) * ystride] = hsum4(a1, 0.0f) * scale + bias;
+            y[(uint32_t)(t + 2) * ystride] = hsum4(a2, 0.0f) * scale + bias;
+            y[(uint32_t)(t + 3) * ystride] = hsum4(a3, 0.0f) * scale + bias;
+        }
+    }
+    for (; t < ntok; t++) y[(uint32_t)t * ystride] = dot(w, x + (uint32_t)t * xstride, n) * scale + bias;
+}
+#else
 static float dot(const float *a, const float *b, uint32_t n) {
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
     uint32_t i = 0;
@@ -119,16 +163,23 @@ static float dot(const float *a, const float *b, uint32_t n) {
     return (s0 + s1) + (s2 + s3);
 }
 
+/* y[t*ystride] = (w . x[t]) * scale + bias for ntok rows x[t] (n floats at x + t*xstride) */
+static void dot_tokens(const float *w, const float *x, uint32_t n, uint32_t xstride, int ntok, float *y,
+                       uint32_t ystride, float scale, float bias) {
+    int t;
+    for (t = 0; t < ntok; t++) y[(uint32_t)t * ystride] = dot(w, x + (uint32_t)t * xstride, n) * scale + bias;
+}
+#endif
+
 /* y[t][r] = W[r] . x[t] + b[r] for a f32 [out][in] matrix stored at w_off */
 static void f32_gemm(const unsigned char *blob, uint32_t w_off, uint32_t b_off, uint32_t out, uint32_t in,
                      const float *x, int ntok, float *y, float *rowbuf) {
     uint32_t r, c;
-    int t;
     for (r = 0; r < out; r++) {
         float bias = b_off == LEWM_NONE ? 0.0f : vecf(blob, b_off, r);
         const unsigned char *row = blob + w_off + 4u * r * in;
         for (c = 0; c < in; c++) rowbuf[c] = ldf(row + 4u * c);
-        for (t = 0; t < ntok; t++) y[(uint32_t)t * out + r] = dot(rowbuf, x + (uint32_t)t * in, in) + bias;
+        dot_tokens(rowbuf, x, in, in, ntok, y + r, out, 1.0f, bias);
     }
 }
 
@@ -142,7 +193,10 @@ void lewm_q4_gemm(const unsigned char *blob, const lewm_q4_t *w, uint32_t bias_o
     const unsigned char *bitmap = blob + w->bitmap;
     const unsigned char *block = blob + w->blocks; /* next stored (non-zero) block, in row-major order */
     uint32_t r, b, i;
-    int t;
+    if (w->bitmap == LEWM_NONE) { /* float32 [out][in] at w->blocks (the wasm target's f32 builds) */
+        f32_gemm(blob, w->blocks, bias_off, w->out, w->in, x, ntok, y, rowbuf);
+        return;
+    }
     for (r = 0; r < w->out; r++) {
         float bias = bias_off == LEWM_NONE ? 0.0f : vecf(blob, bias_off, r);
         for (b = 0; b < bpr; b++) {
@@ -163,7 +217,7 @@ void lewm_q4_gemm(const unsigned char *blob, const lewm_q4_t *w, uint32_t bias_o
                 for (i = 0; i < 32u; i++) dst[i] = 0.0f;
             }
         }
-        for (t = 0; t < ntok; t++) y[(uint32_t)t * w->out + r] = dot(rowbuf, x + (uint32_t)t * w->in, w->in) + bias;
+        dot_tokens(rowbuf, x, w->in, w->in, ntok, y + r, w->out, 1.0f, bias);
     }
 }
 
@@ -293,9 +347,19 @@ int lewm_predict(const unsigned char *blob, int T, const float *z, const float *
 static void mat_gemm(const unsigned char *blob, const lewm_mat_t *w, uint32_t b_off, const float *x, int ntok,
                      float *y, float *rowbuf) {
     uint32_t r, c;
-    int t;
     if (w->kind == 0) {
         f32_gemm(blob, w->data, b_off, w->out, w->in, x, ntok, y, rowbuf);
+        return;
+    }
+    if (w->kind == 2) { /* Q4LIN (q4-full); lewm_q4_gemm reads only out, in, bitmap and blocks */
+        lewm_q4_t q;
+        q.out = w->out;
+        q.in = w->in;
+        q.total_blocks = w->out * ((w->in + 31u) / 32u);
+        q.nonzero = 0;
+        q.bitmap = w->data;
+        q.blocks = w->scales;
+        lewm_q4_gemm(blob, &q, b_off, x, ntok, y, rowbuf);
         return;
     }
     for (r = 0; r < w->out; r++) {
@@ -303,8 +367,7 @@ static void mat_gemm(const unsigned char *blob, const lewm_mat_t *w, uint32_t b_
         float scale = vecf(blob, w->scales, r);
         const unsigned char *col = blob + w->data + r; /* stored transposed: element (r, c) at c*out + r */
         for (c = 0; c < w->in; c++) rowbuf[c] = (float)(signed char)col[c * w->out];
-        for (t = 0; t < ntok; t++)
-            y[(uint32_t)t * w->out + r] = dot(rowbuf, x + (uint32_t)t * w->in, w->in) * scale + bias;
+        dot_tokens(rowbuf, x, w->in, w->in, ntok, y + r, w->out, scale, bias);
     }
 }
 
@@ -342,7 +405,11 @@ int lewm_encode(const unsigned char *blob, const float *image_chw, float *out, f
         for (o = 0; o < he; o++) {
             const unsigned char *row = blob + LEWM_OFF_ENC_PATCH_W + 4u * o * pdim;
             float s = 0.0f;
+#if defined(__wasm__) /* little-endian, unaligned loads allowed: read the weights in place */
+            s = dot((const float *)(const void *)row, patch, pdim);
+#else
             for (i = 0; i < pdim; i++) s += ldf(row + 4u * i) * patch[i];
+#endif
             x[tok * he + o] = s + vecf(blob, LEWM_OFF_ENC_PATCH_B, o) + vecf(blob, LEWM_OFF_ENC_POS, tok * he + o);
         }
     }
@@ -356,12 +423,16 @@ int lewm_encode(const unsigned char *blob, const float *image_chw, float *out, f
         for (h = 0; h < LEWM_NHE; h++) {
             if (!L->linear_attn) { /* softmax attention, no mask */
                 for (i = 0; i < n; i++) {
-                    for (j = 0; j < n; j++) sc[j] = dot(q + i * he + h * hd, k + j * he + h * hd, hd) * qscale;
+                    dot_tokens(q + i * he + h * hd, k + h * hd, hd, he, (int)n, sc, 1, qscale, 0.0f);
                     softmax(sc, n);
-                    for (o = 0; o < hd; o++) {
-                        float s = 0.0f;
-                        for (j = 0; j < n; j++) s += sc[j] * v[j * he + h * hd + o];
-                        ctx[i * he + h * hd + o] = s;
+                    { /* j outer, o inner: contiguous rows of v; each ctx[o] sums over j in the same order */
+                        float *ci = ctx + i * he + h * hd;
+                        for (o = 0; o < hd; o++) ci[o] = 0.0f;
+                        for (j = 0; j < n; j++) {
+                            const float *vj = v + j * he + h * hd;
+                            const float pj = sc[j];
+                            for (o = 0; o < hd; o++) ci[o] += pj * vj[o];
+                        }
                     }
                 }
             } else { /* linear attention, phi = ELU + 1: phi(q) (sum phi(k) v^T) / (phi(q) . sum phi(k) + 1e-6) */

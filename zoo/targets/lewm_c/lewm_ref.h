@@ -16,12 +16,14 @@
 
 #define LEWM_NONE 0xFFFFFFFFu /* offset of an absent (empty) tensor */
 
-/* Q4LIN (spec §3.1): bitmap and 20-byte blocks (f32 scale + 16 nibble bytes) inside the blob. */
+/* Q4LIN (spec §3.1): bitmap and 20-byte blocks (f32 scale + 16 nibble bytes) inside the blob.
+ * bitmap == LEWM_NONE: a float32 [out][in] matrix at offset `blocks` instead (wasm f32 builds). */
 typedef struct {
     uint32_t out, in, total_blocks, nonzero, bitmap, blocks;
 } lewm_q4_t;
 
-/* Encoder matrix: kind 0 = f32 [out][in] at data; kind 1 = INT8 [in][out] at data + f32 scales[out]. */
+/* Encoder matrix: kind 0 = f32 [out][in] at data; kind 1 = INT8 [in][out] at data + f32 scales[out];
+ * kind 2 = Q4LIN (LQ40 q4-full) with its bitmap at data and its blocks at scales. */
 typedef struct {
     uint32_t kind, out, in, data, scales;
 } lewm_mat_t;
