@@ -60,6 +60,10 @@ def test_demo_ends_with_publish_plan_and_site_link(demo_run) -> None:  # type: i
     assert demo_run.exit_code == 0, demo_run.stderr[-3000:]
     err = demo_run.stderr
     assert "publish --dry-run plan" in err and "total" in err and "nothing was uploaded" in err
+    # no accidents (issue 17): the demo plans for a placeholder namespace and never suggests publishing
+    assert "local-demo/lewm-models-demo" in err and "attocode/lewm-models" not in err.replace("attocode/*", "")
+    assert "zoo publish --all" not in err
+    assert "hub_repo: local-demo/lewm-models-demo" in (demo_run.workspace / "registry.yaml").read_text()
     last = [ln for ln in err.splitlines() if ln.strip()][-1]
     m = re.fullmatch(r"open (file://\S+/cards/site/index\.html)", last.strip())
     assert m, last

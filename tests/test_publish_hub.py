@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -97,9 +98,11 @@ def test_tag_points_at_the_last_commit(ws: Path, hf_server: HfHubServer) -> None
     # an existing tag is never moved (the dry-run says so too)
     (ws / "cards" / "tiny" / "README.md").write_text("---\nlicense: cc-by-nc-4.0\n---\n# tiny v3\n")
     dry = zoo(ws, "publish", "--single-repo", "--tag", "v0.1", "--dry-run")
-    assert dry.exit_code == 0 and "tag v0.1 already exists" in dry.stderr
+    assert dry.exit_code == 2 and "tag v0.1 already exists" in dry.output
     res = zoo(ws, "publish", "--single-repo", "--tag", "v0.1")
     assert res.exit_code == 2 and "tag 'v0.1' already exists" in res.output
+    # the dry run stops with the same line as the real run
+    assert "error: " + res.output.split("error: ", 1)[1].strip() in dry.output
     assert len(commit_bodies(hf_server)) == 0
 
 
@@ -196,8 +199,10 @@ def test_dry_run_without_token_and_refusals_shown(tmp_path: Path, hf_server: HfH
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     ws = make_workspace(tmp_path / "ws", child_status="fail")
     monkeypatch.delenv("HF_TOKEN")
-    out = zoo_json(ws, "publish", "--single-repo", "--dry-run")
-    assert out["variants"]["tiny_child"]["refused"] is True
+    res = zoo(ws, "publish", "--single-repo", "--dry-run", "--json")
+    assert res.exit_code == 1, res.output  # what the real run exits with
+    out = json.loads(res.stdout)
+    assert out["variants"]["tiny_child"]["refused"] is True and out["exit_code"] == 1
     assert all("authorization" not in r.headers for r in hf_server.requests)
 
 
@@ -253,6 +258,7 @@ def test_remote_error_message_and_unreachable(ws: Path, hf_server: HfHubServer,
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     res = zoo(ws, "publish", "--single-repo", "--dry-run")
     assert res.exit_code == 3 and "cannot reach" in res.output and "Traceback" not in res.output
+    assert "ZOO_OFFLINE=1" in res.output
 
 
 def test_offline_dry_run_plans_against_empty_remote(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:

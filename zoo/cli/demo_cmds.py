@@ -113,8 +113,9 @@ def _render_publish_plan(result: Any) -> None:
         total_bytes += size
     table.add_row("[bold]total[/]", "", f"[bold]{total_files}[/]", f"[bold]{total_bytes:,}[/]")
     console().print(table)
-    console().print("offline plan (compared with an empty repository); nothing was uploaded. "
-                    "Publish for real with `zoo publish --all` (needs HF_TOKEN).")
+    console().print(f"offline plan for the placeholder {repos} (compared with an empty repository); nothing was "
+                    "uploaded. These are synthetic weights: `zoo publish` refuses them without --allow-synthetic "
+                    "and never publishes a demo workspace to the real collection (attocode/*).")
 
 
 class _StepProgress:

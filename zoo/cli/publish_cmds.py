@@ -74,8 +74,10 @@ def render_result(result: PublishResult) -> None:
         render_collection(result)
     if result.dry_run and result.refused:
         names = ", ".join(safe(c.name) for c in result.refused)
-        con.print(f"[red]would refuse[/] {names} (verification missing, failed or stale)"
+        con.print(f"[red]would refuse[/] {names} (verification missing, failed or stale, or synthetic weights)"
                   + (f"; forced: {safe(result.force)}" if result.force else ""))
+    if result.dry_run and result.error is not None:
+        con.print(f"[red]the real run would stop here (exit {result.error.exit_code}) and upload nothing[/]")
 
 
 def render_collection(result: PublishResult) -> None:
@@ -115,6 +117,8 @@ def render_collection(result: PublishResult) -> None:
 @click.option("--prune", is_flag=True, help="Delete remote files of the published variants that are not local.")
 @click.option("--force", default=None, metavar="REASON",
               help="Publish variants whose verification is missing/failed/stale; REASON goes into the commit.")
+@click.option("--allow-synthetic", is_flag=True,
+              help="Publish variants whose provenance says synthetic weights (zoo demo); refused otherwise.")
 @click.option("--per-variant-repos/--single-repo", "per_variant_repos", default=True, show_default=True,
               help="Layout: one repository per variant, named <repo>-<name>, grouped in a Hub Collection "
                    "(the release default), or --single-repo: one aggregate repository with a folder per "
@@ -132,6 +136,7 @@ def publish_cmd(
     dry_run: bool,
     prune: bool,
     force: str | None,
+    allow_synthetic: bool,
     per_variant_repos: bool,
     no_collection: bool,
     as_json: bool,
@@ -143,6 +148,7 @@ def publish_cmd(
     a folder per variant and the collection card. Default NAMEs: every variant that has a verify.json.
     Needs HF_TOKEN (except --dry-run). Idempotent: only files whose digest differs from the Hub's are
     committed, one commit per repository; only collection items that differ are changed.
+    --dry-run prints the plan and exits with the code (and error) the real run would stop with.
     """
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from zoo.publish.push import publish_workspace
@@ -150,8 +156,10 @@ def publish_cmd(
     a = app(ctx)
     result = publish_workspace(a.workspace(), a.registry(), names, all_=all_, repo=repo, tag=tag, dry_run=dry_run,
                                prune=prune, force=force, per_variant_repos=per_variant_repos,
-                               collection=not no_collection)
+                               collection=not no_collection, allow_synthetic=allow_synthetic)
     if as_json:
         emit_json(result.to_json())
     else:
         render_result(result)
+    if result.error is not None:  # dry run: the refusal the real run stops with (same line, same exit code)
+        raise result.error

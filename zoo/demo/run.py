@@ -134,8 +134,9 @@ def step_publish_dry_run(ctx: DemoContext) -> str:
         from zoo.publish import plan_for_workspace
     except ImportError as exc:
         raise StageMissing(str(exc)) from None
-    # offline: plan against an empty remote, no request, nothing written
-    result = plan_for_workspace(ctx.workspace, ctx.registry, list(ctx.names), offline=True)
+    # offline: plan against an empty remote, no request, nothing written. The demo's weights are
+    # synthetic: the plan shows what --allow-synthetic would upload to the placeholder hub_repo.
+    result = plan_for_workspace(ctx.workspace, ctx.registry, list(ctx.names), offline=True, allow_synthetic=True)
     ctx.publish = result
     uploads = sum(len(r.plan.uploads) for r in result.repos)
     repos = ", ".join(r.plan.repo_id for r in result.repos)

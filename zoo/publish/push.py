@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from zoo import __version__
-from zoo.errors import CredentialsError, RemoteError, UsageError, VerificationError
+from zoo.errors import CredentialsError, RemoteError, UsageError, VerificationError, ZooError
 from zoo.publish.plan import (
     Layout,
     LocalDigest,
@@ -36,6 +36,7 @@ from zoo.publish.plan import (
     remote_files_from_hub,
     variant_repo_id,
 )
+from zoo.publish.safety import check_destination, is_synthetic, synthetic_reason
 from zoo.registry.loader import Registry
 from zoo.registry.workspace import Workspace
 
@@ -58,10 +59,12 @@ class VariantCheck:
     reasons: tuple[str, ...] = ()
     metric: str | None = None
     measured: float | None = None
+    synthetic: bool = False  # provenance says synthetic weights (zoo demo)
+    allow_synthetic: bool = False  # --allow-synthetic was given
 
     @property
     def refused(self) -> bool:
-        return self.state in REFUSED_STATES
+        return self.state in REFUSED_STATES or (self.synthetic and not self.allow_synthetic)
 
     def summary(self) -> str:
         if self.metric and isinstance(self.measured, (int, float)):
@@ -70,7 +73,7 @@ class VariantCheck:
 
     def to_json(self) -> dict[str, Any]:
         return {"state": self.state, "refused": self.refused, "reasons": list(self.reasons),
-                "metric": self.metric, "measured": self.measured}
+                "metric": self.metric, "measured": self.measured, "synthetic": self.synthetic}
 
 
 @dataclasses.dataclass
@@ -103,10 +106,16 @@ class PublishResult:
     tag: str | None = None
     force: str | None = None
     collection: CollectionPlan | None = None  # the Hub Collection of the per-variant repositories
+    # what the real run would stop with (dry run only): the same error, so the same message and exit code
+    error: ZooError | None = None
 
     @property
     def refused(self) -> list[VariantCheck]:
         return [c for c in self.checks.values() if c.refused]
+
+    @property
+    def exit_code(self) -> int:
+        return self.error.exit_code if self.error is not None else 0
 
     @property
     def bytes(self) -> int:
@@ -118,6 +127,8 @@ class PublishResult:
             "tag": self.tag,
             "force": self.force,
             "bytes": self.bytes,
+            "exit_code": self.exit_code,
+            "error": None if self.error is None else self.error.render(),
             "variants": {n: c.to_json() for n, c in self.checks.items()},
             "repos": [r.to_json() for r in self.repos],
             "collection": self.collection.to_json() if self.collection is not None else None,
@@ -125,9 +136,11 @@ class PublishResult:
 
 
 # ---------------------------------------------------------------------------------------------- checks
-def check_variant(workspace: Workspace, name: str, registry: Registry | None = None) -> VariantCheck:
+def check_variant(workspace: Workspace, name: str, registry: Registry | None = None, *,
+                  allow_synthetic: bool = False) -> VariantCheck:
     """The verification gate of one variant: verify.json's state, every publishable file re-hashed against the
-    manifest, and (with `registry`) the gate recomputed from the golden files (`zoo.publish.gate`)."""
+    manifest, and (with `registry`) the gate recomputed from the golden files (`zoo.publish.gate`) and whether
+    its weights are synthetic (`zoo.publish.safety`)."""
     from zoo.verify.state import read_verify_json, stale_reasons, verification_state
 
     state: str = verification_state(workspace, name)
@@ -159,7 +172,11 @@ def check_variant(workspace: Workspace, name: str, registry: Registry | None = N
         if recomputed.state != "pass" and recomputed.state != state:
             state = recomputed.state
             reasons.extend(recomputed.reasons)
-    return VariantCheck(name, state, tuple(reasons), metric, value)
+    synthetic = registry is not None and is_synthetic(registry, name)
+    if synthetic:
+        reasons.append(synthetic_reason(allow_synthetic))
+    return VariantCheck(name, state, tuple(reasons), metric, value, synthetic=synthetic,
+                        allow_synthetic=allow_synthetic)
 
 
 def _rehash(workspace: Workspace, name: str) -> list[str]:
@@ -178,6 +195,34 @@ def _rehash(workspace: Workspace, name: str) -> list[str]:
         return rehash_problems(publishable_files(vdir, path, manifest), manifest)
     except ZooError as exc:
         return [exc.message]
+
+
+def refusal_error(checks: Iterable[VariantCheck], force: str | None) -> VerificationError | None:
+    """The error the publish gate stops with (dry run and real run alike), or None.
+
+    --force REASON overrides missing/failed/stale verification; only --allow-synthetic lets
+    synthetic weights through.
+    """
+    checks = list(checks)
+    unverified = [] if force is not None else [c for c in checks if c.state in REFUSED_STATES]
+    if unverified:
+        detail = "; ".join(f"{c.name}: {c.state} ({', '.join(c.reasons) or c.state})" for c in unverified)
+        return VerificationError(f"refusing to publish unverified variant(s): {detail}",
+                                 hint="run `zoo verify NAME` (or pass --force REASON to publish anyway)")
+    synthetic = [c.name for c in checks if c.synthetic and not c.allow_synthetic]
+    if synthetic:
+        return VerificationError(
+            f"refusing to publish {len(synthetic)} variant(s) with synthetic weights: {', '.join(synthetic)}",
+            hint="these are zoo demo weights, not trained models; pass --allow-synthetic to publish them anyway")
+    return None
+
+
+def tag_conflict_error(rr: RepoResult, tag: str | None) -> UsageError | None:
+    conflict = rr.tag_conflict(tag)
+    if not conflict:
+        return None
+    return UsageError(f"{rr.plan.repo_id}: tag {tag!r} already exists at commit {conflict[:12]}",
+                      hint="release under a new tag (tags are never moved)")
 
 
 def default_names(workspace: Workspace, registry: Registry) -> list[str]:
@@ -261,7 +306,8 @@ def _translate(exc: BaseException, repo_id: str, what: str) -> RemoteError | Non
         if isinstance(seen, _transport_errors()):
             endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
             return RemoteError(f"{repo_id}: {what} failed: cannot reach {endpoint} ({type(seen).__name__}: {seen})",
-                               hint="check the network / HF_ENDPOINT, then re-run")
+                               hint="check the network / HF_ENDPOINT, then re-run; to plan without the network "
+                               "use ZOO_OFFLINE=1 zoo publish --dry-run")
         seen = seen.__cause__ or seen.__context__
     return None
 
@@ -344,6 +390,7 @@ def plan_for_workspace(
     force: str | None = None,
     tag: str | None = None,
     collection: bool = True,
+    allow_synthetic: bool = False,
 ) -> PublishResult:
     """The dry-run: gate checks + the plan of every target repository; never writes anything.
 
@@ -351,20 +398,26 @@ def plan_for_workspace(
     request (what `zoo demo` shows); otherwise the Hub is read anonymously unless HF_TOKEN is set.
     """
     chosen = select_names(workspace, registry, names, all_)
-    checks = {n: check_variant(workspace, n, registry) for n in chosen}
+    destinations = _targets(registry, chosen, repo, per_variant_repos)
+    check_destination(registry, [rid for rid, _ in destinations])
+    checks = {n: check_variant(workspace, n, registry, allow_synthetic=allow_synthetic) for n in chosen}
     offline = _offline() if offline is None else offline
     api = None if offline else hub_api(os.environ.get("HF_TOKEN"))
     digests: dict[Any, LocalDigest] = {}
     results = []
     layout: Layout = "per-variant" if per_variant_repos else "collection"
-    for repo_id, repo_names in _targets(registry, chosen, repo, per_variant_repos):
+    for repo_id, repo_names in destinations:
         head, files, tags = (None, {}, {}) if api is None else read_remote(api, repo_id)
         p = plan(workspace, registry, repo_names, files, repo_id=repo_id, head=head, prune=prune,
                  layout=layout, digests=digests)
         results.append(RepoResult(p, head is not None, tags, remote_consulted=api is not None,
                                   anonymous=not os.environ.get("HF_TOKEN")))
     col = _collection_plan(api, registry, chosen, repo, checks) if per_variant_repos and collection else None
-    return PublishResult(results, checks, dry_run=True, tag=tag, force=force, collection=col)
+    # the dry run predicts the real run: the same refusal (gate first, then a tag that would move)
+    error: ZooError | None = refusal_error(checks.values(), force)
+    if error is None:
+        error = next((e for rr in results if (e := tag_conflict_error(rr, tag)) is not None), None)
+    return PublishResult(results, checks, dry_run=True, tag=tag, force=force, collection=col, error=error)
 
 
 def _collection_plan(api: HfApi | None, registry: Registry, names: list[str], repo: str | None,
@@ -389,48 +442,50 @@ def publish_workspace(
     force: str | None = None,
     per_variant_repos: bool = True,
     collection: bool = True,
+    allow_synthetic: bool = False,
 ) -> PublishResult:
     """`zoo publish`: refuse unverified variants, then commit each repository's plan and tag it.
 
     Layouts: one repository per variant (`per_variant_repos=True`, the default; grouped in a Hub
     Collection unless `collection=False`) or one aggregate repository (`per_variant_repos=False`).
+    The dry run runs the same checks in the same order and returns the error the real run would
+    raise in `PublishResult.error` (the CLI exits with it after printing the plan).
     """
     if force is not None and not force.strip():
         raise UsageError("--force needs a reason", hint='e.g. --force "pending measurement, published for review"')
     check_tag(tag)
-    token = os.environ.get("HF_TOKEN") or None
     if dry_run:
         return plan_for_workspace(workspace, registry, names, all_=all_, repo=repo, prune=prune,
                                   per_variant_repos=per_variant_repos, force=force, tag=tag,
-                                  collection=collection)
+                                  collection=collection, allow_synthetic=allow_synthetic)
+    chosen = select_names(workspace, registry, names, all_)
+    destinations = _targets(registry, chosen, repo, per_variant_repos)
+    check_destination(registry, [rid for rid, _ in destinations])  # before the token: exit 2 with or without
+    checks = {n: check_variant(workspace, n, registry, allow_synthetic=allow_synthetic) for n in chosen}
+    refused = refusal_error(checks.values(), force)
+    if refused is not None:
+        raise refused
+    token = os.environ.get("HF_TOKEN") or None
     if token is None:
         raise CredentialsError("HF_TOKEN is not set; publishing needs a Hugging Face write token",
                                hint="export HF_TOKEN=<token with write access> (or use --dry-run)")
     if _offline():
         raise UsageError("cannot publish while offline (ZOO_OFFLINE / HF_HUB_OFFLINE is set)",
-                         hint="unset it, or use --dry-run")
-    chosen = select_names(workspace, registry, names, all_)
-    checks = {n: check_variant(workspace, n, registry) for n in chosen}
-    refused = [c for c in checks.values() if c.refused]
-    if refused and force is None:
-        detail = "; ".join(f"{c.name}: {c.state} ({', '.join(c.reasons) or c.state})" for c in refused)
-        raise VerificationError(f"refusing to publish unverified variant(s): {detail}",
-                                hint="run `zoo verify NAME` (or pass --force REASON to publish anyway)")
+                         hint="unset ZOO_OFFLINE=1 / HF_HUB_OFFLINE=1, or plan offline with --dry-run")
     api = hub_api(token)
     result = PublishResult([], checks, dry_run=False, tag=tag, force=force)
     digests: dict[Any, LocalDigest] = {}
     layout: Layout = "per-variant" if per_variant_repos else "collection"
     # plan everything (and check tags) before the first write
     staged = []
-    for repo_id, repo_names in _targets(registry, chosen, repo, per_variant_repos):
+    for repo_id, repo_names in destinations:
         head, files, tags = read_remote(api, repo_id)
         p = plan(workspace, registry, repo_names, files, repo_id=repo_id, head=head, prune=prune,
                  layout=layout, digests=digests)
         rr = RepoResult(p, head is not None, tags)
-        conflict = rr.tag_conflict(tag)
-        if conflict:
-            raise UsageError(f"{repo_id}: tag {tag!r} already exists at commit {conflict[:12]}",
-                             hint="release under a new tag (tags are never moved)")
+        conflict = tag_conflict_error(rr, tag)
+        if conflict is not None:
+            raise conflict
         staged.append(rr)
     col_plan = _collection_plan(api, registry, chosen, repo, checks) if per_variant_repos and collection else None
     for rr in staged:
