@@ -23,34 +23,93 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 @main.command()
-@click.argument("name")
-@click.option("--target", "-t", "target_name", required=True, help="Target name (see `zoo targets`).")
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Build the declared targets of every variant in the registry.")
+@click.option("--target", "-t", "target_name", default=None,
+              help="Target name (see `zoo targets`); default: the variant's declared targets (registry `targets`).")
 @click.option("--check", "run_check", is_flag=True, help="Also run the target's check (e.g. emulation).")
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Target-specific option.")
 @json_option
 @click.pass_context
 def build(
-    ctx: click.Context, name: str, target_name: str, run_check: bool, options: tuple[str, ...], as_json: bool
+    ctx: click.Context, names: tuple[str, ...], all_: bool, target_name: str | None, run_check: bool,
+    options: tuple[str, ...], as_json: bool,
 ) -> None:
-    """Build variant NAME for a hardware target into variants/NAME/targets/TARGET/."""
-    from zoo.errors import VerificationError
+    """Build variant NAME for a hardware target into variants/NAME/targets/TARGET/.
+
+    `zoo build NAME --target T`: one build. `zoo build NAME...` / `zoo build --all`: every target the
+    variants declare in the registry (what `zoo verify` gates on); the first failure does not stop the others.
+    """
+    from zoo.errors import UsageError, VerificationError
     from zoo.targets import build_target
 
     a = app(ctx)
     registry = a.registry()
-    record = registry.get(name)
-    result = build_target(
-        a.workspace(), registry, record, target_name, _parse_options(options), check=run_check
-    )
+    if len(names) == 1 and target_name is not None and not all_:
+        record = registry.get(names[0])
+        with _BuildProgress(enabled=not as_json) as prog:
+            result = build_target(a.workspace(), registry, record, target_name, _parse_options(options),
+                                  check=run_check, progress=prog.phase)
+        if as_json:
+            emit_json(result.to_json())
+        else:
+            _render_build(result)
+        if result.check is not None and not result.check.get("passed", False):
+            raise VerificationError(
+                f"{record.name}: target '{target_name}' check failed: {result.check.get('summary', 'no summary')}",
+                hint=f"see targets.{target_name}.check in variants/{record.name}/manifest.json",
+            )
+        return
+    if not names and not all_:
+        raise UsageError("name a variant (or several), or pass --all", hint="e.g. zoo build --all --check")
+    jobs = declared_builds(registry, names, all_, target_name)
+    from zoo.targets.batch import build_many
+
+    with _BuildProgress(enabled=not as_json) as prog:
+        outcomes = build_many(a.workspace(), registry, jobs, _parse_options(options), check=run_check,
+                              progress=prog.phase)
     if as_json:
-        emit_json(result.to_json())
+        emit_json({"schema_version": 1, "builds": [o.to_json() for o in outcomes]})
     else:
-        _render_build(result)
-    if result.check is not None and not result.check.get("passed", False):
-        raise VerificationError(
-            f"{name}: target '{target_name}' check failed: {result.check.get('summary', 'no summary')}",
-            hint=f"see targets.{target_name}.check in variants/{name}/manifest.json",
-        )
+        _render_outcomes(outcomes)
+    codes = [o.exit_code for o in outcomes if o.exit_code]
+    if codes:
+        failed = [o for o in outcomes if o.exit_code]
+        raise _exit_error(max(codes) if 3 in codes or 2 in codes else 1,
+                          f"{len(failed)} of {len(outcomes)} target build(s) failed: "
+                          + "; ".join(f"{o.variant}/{o.target}" for o in failed))
+
+
+def _exit_error(code: int, message: str) -> Exception:
+    from zoo.errors import InputError, RemoteError, VerificationError
+
+    cls = {1: VerificationError, 3: RemoteError}.get(code, InputError)
+    return cls(message, hint="see the table above (or --json) for each build's error")
+
+
+def declared_builds(registry: Any, names: tuple[str, ...], all_: bool, target_name: str | None) -> list[tuple[Any, str]]:
+    """(record, target) pairs: the selected variants' declared targets (or `target_name` for each)."""
+    records = registry.select(list(names), all_)
+    if target_name is not None:
+        return [(rec, target_name) for rec in records]
+    return [(rec, t) for rec in records for t in (rec.targets or ())]
+
+
+def _render_outcomes(outcomes: list[Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="zoo build", title_justify="left")
+    for col in ("variant", "target", "artifacts", "check", "result"):
+        table.add_column(col)
+    for o in outcomes:
+        result = f"[red]{escape(o.error)}[/red]" if o.error else "[green]built[/green]"
+        check = "-" if o.check is None else ("[green]pass[/green]" if o.check.get("passed") else "[red]FAIL[/red]")
+        table.add_row(o.variant, o.target, str(len(o.artifacts)), check, result)
+    con = console()
+    con.print(table)
+    if not outcomes:
+        con.print("no variant in the selection declares a target")
 
 
 def _render_build(result: Any) -> None:
@@ -115,3 +174,31 @@ def targets(as_json: bool) -> None:
         table.add_row(safe(row["name"]), safe(row["package"]), safe(row["version"]), safe(", ".join(row["formats"])),
                       desc)
     console().print(table)
+
+
+class _BuildProgress:
+    """A rich spinner on stderr naming the build's phase (generate, compile, simulate, synthesize);
+    quiet with --json and when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and console().is_terminal
+        self._p: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _BuildProgress:
+        if self.enabled:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._p = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                               console=console(), transient=True)
+            self._p.__enter__()
+            self._task = self._p.add_task("zoo build", total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._p is not None:
+            self._p.__exit__(*exc)
+
+    def phase(self, text: str) -> None:
+        if self._p is not None:
+            self._p.update(self._task, description=text)

@@ -23,6 +23,7 @@ Third-party plugins declare ``[project.entry-points."zoo.targets"] mytarget = "p
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -39,6 +40,13 @@ class BuildContext:
     variant: VariantRecord
     out_dir: Path  # variants/<name>/targets/<target>/ (exists when build() is called)
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # progress callback: plugins call ctx.phase("compile") etc. (shown by `zoo build` on a terminal)
+    progress: Callable[[str], None] | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def phase(self, name: str) -> None:
+        """Report the phase the plugin enters: generate, compile, simulate, synthesize, ..."""
+        if self.progress is not None:
+            self.progress(name)
 
     @property
     def variant_dir(self) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -149,6 +150,7 @@ def build_target(
     *,
     check: bool = False,
     target: Target | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> BuildResult:
     """Build `record` for `target_name` into variants/<name>/targets/<T>/ and record the artifacts.
 
@@ -167,8 +169,11 @@ def build_target(
             f"{', '.join(target.formats) or 'nothing'}",
             hint="pick a variant with one of those formats (`zoo list`)",
         )
+    from zoo.targets.gate import target_inputs
+
     vdir = workspace.variant_dir(record.name)
     out_dir = target_dir(workspace, record.name, target_name)
+    inputs = target_inputs(workspace, registry, record)  # what the build reads: its staleness reference
     # Build into a fresh staging directory and swap it in only when the plugin succeeded: a failed
     # build (bad option, corrupt input, plugin bug) leaves the previous build and its manifest entry
     # untouched, and no stale file from an earlier build survives a successful one.
@@ -177,7 +182,9 @@ def build_target(
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     try:
-        ctx = BuildContext(workspace, registry, record, staging, {**record.target_options.get(target_name, {}), **(options or {})})
+        ctx = BuildContext(workspace, registry, record, staging,
+                           {**record.target_options.get(target_name, {}), **(options or {})}, progress)
+        ctx.phase("generate")
         artifacts: list[Artifact] = _call_plugin(target, "build", target.build, ctx)
         staged_rows = _artifact_rows(target_name, vdir, staging, artifacts)
         _swap_in(staging, out_dir)
@@ -191,18 +198,20 @@ def build_target(
     plugin = {"package": info.package if info else "?", "version": info.version if info else "?"}
     # Record the build before the check runs, so a check that cannot run (missing tool) or raises
     # still leaves a manifest that describes exactly the files on disk.
-    _record(vdir, target_name, record, rows, plugin, None)
+    _record(vdir, target_name, record, rows, plugin, None, inputs)
 
     report: dict[str, Any] | None = None
     if check:
-        ctx = BuildContext(workspace, registry, record, out_dir, {**record.target_options.get(target_name, {}), **(options or {})})
+        ctx = BuildContext(workspace, registry, record, out_dir,
+                           {**record.target_options.get(target_name, {}), **(options or {})}, progress)
+        ctx.phase("check")
         report = _call_plugin(target, "check", target.check, ctx)
         if not isinstance(report, dict):
             raise TargetError(
                 f"target '{target_name}' check returned {type(report).__name__}, expected a dict"
             )
         rows = _with_check_outputs(target_name, vdir, out_dir, rows)
-        _record(vdir, target_name, record, rows, plugin, report)
+        _record(vdir, target_name, record, rows, plugin, report, inputs)
     return BuildResult(record.name, target_name, out_dir, rows, report)
 
 
@@ -225,6 +234,7 @@ def _record(
     rows: list[dict[str, Any]],
     plugin: dict[str, str],
     report: dict[str, Any] | None,
+    inputs: dict[str, str] | None = None,
 ) -> None:
     from zoo.store.manifest import update_manifest
 
@@ -233,6 +243,7 @@ def _record(
             "artifacts": {row["path"]: {k: v for k, v in row.items() if k != "path"} for row in rows},
             "format": format_key(record),
             "plugin": plugin,
+            "inputs": dict(sorted((inputs or {}).items())),  # weight digests the build read (zoo.targets.gate)
         }
         if report is not None:
             entry["check"] = report

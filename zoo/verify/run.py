@@ -48,6 +48,7 @@ class VerifyReport:
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     inputs: dict[str, str] = dataclasses.field(default_factory=dict)  # numerics files in other variant dirs
+    targets: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # declared target -> state
     exit_code: int = 0
     verify_json: str | None = None
 
@@ -301,6 +302,8 @@ def verify_variant(
             report.status = "fail"
             report.exit_code = 1
             report.reason = _gate_reason(gate)
+        # 5. declared targets (issue 17 item 5): missing / stale / failed fail the variant like the gate
+        _gate_targets(workspace, registry, rec, report, strict=strict)
         if write:
             _write_verify_json(workspace, rec, report, reference_sha=sha256_file(ref_path))
         return report
@@ -320,6 +323,26 @@ def verify_variant(
     finally:
         timings["total_s"] = time.perf_counter() - t_start
         say(rec.name, report.status)
+
+
+def _gate_targets(workspace: Workspace, registry: Any, rec: VariantRecord, report: VerifyReport, *,
+                  strict: bool) -> None:
+    from zoo.targets.gate import declared_target_states
+
+    states = declared_target_states(workspace, registry, rec)
+    report.targets = {s.target: s.to_json() for s in states}
+    bad = [s for s in states if not s.ok]
+    if not bad:
+        return
+    why = "; ".join(s.message() for s in bad)
+    if report.policy == "pending" and not strict:
+        report.reason = (report.reason + "; " if report.reason else "") + "pending (not gated): " + why
+        return
+    if report.status == "pass":
+        report.status, report.exit_code = "fail", 1
+        report.reason = why
+    elif report.status == "fail":
+        report.reason = (report.reason + "; " if report.reason else "") + why
 
 
 class _Fail(Exception):
@@ -351,6 +374,8 @@ def _write_verify_json(
     }
     if report.inputs:
         doc["inputs"] = report.inputs
+    if report.targets:
+        doc["targets"] = {t: v["state"] for t, v in sorted(report.targets.items())}
     path = workspace.variant_dir(rec.name) / VERIFY_FILE
     atomic_write_json(path, doc)
     report.verify_json = str(path)

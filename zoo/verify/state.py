@@ -69,6 +69,20 @@ def stale_reasons(workspace: Workspace, name: str, data: dict[str, Any]) -> list
                 reasons.append(f"input {key} is missing")
             elif sha256_file(path) != digest:
                 reasons.append(f"input {key} changed since it was verified")
+    targets = data.get("targets")
+    if isinstance(targets, dict) and targets:
+        from zoo.targets.gate import BAD_STATES, entry_problem
+
+        try:
+            entries = json.loads((vdir / "manifest.json").read_text(encoding="utf-8")).get("targets") or {}
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+            entries = {}
+        for tname, tstate in sorted(targets.items()):
+            if tstate in BAD_STATES:
+                continue  # recorded as a failure already
+            problem = entry_problem(vdir, workspace.variants_dir, entries.get(tname))
+            if problem is not None:
+                reasons.append(f"target {tname}: {problem} since it was verified")
     ref = data.get("reference")
     if isinstance(ref, dict) and ref.get("variant") and ref.get("golden_sha256") and ref["variant"] != name:
         if not _plain_relative(ref["variant"]) or "/" in str(ref["variant"]):

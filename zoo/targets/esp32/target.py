@@ -160,8 +160,10 @@ class Esp32Target:
             for f in (*STATIC_SOURCES, "lewm_model.h", "lewm_golden.h", "model_blob.S", "model.bin"):
                 shutil.copyfile(out / f, work / f)
             srcs = ["lewm_ref.c", "lewm_main.c", "model_blob.S"]
+            ctx.phase("compile")
             _compile(["gcc", *C_FLAGS, *srcs, "-o", "lewm_host"], work)
             _compile([RV32_CC, *C_FLAGS, *RV32_FLAGS, *srcs, "-o", "lewm_rv32", "-lgcc"], work)
+            ctx.phase("simulate")
             host = _run([str(work / "lewm_host")], work)
             rv32 = _run([QEMU, str(work / "lewm_rv32")], work)
         report: dict[str, Any] = {

@@ -33,4 +33,4 @@ class FpgaTarget:
 
     def check(self, ctx: BuildContext) -> dict[str, Any]:
         spec = slice_spec(ctx.variant.format.options, ctx.options)
-        return check_design(ctx.out_dir, full_synth=spec.full_synth)
+        return check_design(ctx.out_dir, full_synth=spec.full_synth, phase=getattr(ctx, "phase", None))

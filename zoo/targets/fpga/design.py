@@ -358,7 +358,7 @@ def _fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}%"
 
 
-def check_design(out_dir: Path, *, full_synth: bool = False) -> dict[str, Any]:
+def check_design(out_dir: Path, *, full_synth: bool = False, phase: Any = None) -> dict[str, Any]:
     """Simulate (exact equality with the integer reference), synthesise, write report.json; returns it."""
     design = _load_design(out_dir)
     files, fp, sl, counts = design["files"], design["fixed_point"], design["slice"], design["counts"]
@@ -369,6 +369,8 @@ def check_design(out_dir: Path, *, full_synth: bool = False) -> dict[str, Any]:
         expected = unpack_hex(expected_lines, rows, fp["out_bits"])
     except ValueError as exc:
         raise InputError(f"{out_dir / files['expected']}: not hex ({exc})", hint="rebuild") from exc
+    if phase is not None:
+        phase("simulate")
     simulated = tools.simulate(out_dir / files["verilog"], out_dir / files["testbench"], out_dir / files["inputs"],
                                rows=rows, out_bits=fp["out_bits"], vectors=len(names))
     diff = np.abs(simulated - expected)
@@ -380,6 +382,8 @@ def check_design(out_dir: Path, *, full_synth: bool = False) -> dict[str, Any]:
         "mismatched_vectors": [names[i] for i in bad[:10]],
         "max_lsb_diff": int(diff.max()) if diff.size else 0,
     }
+    if phase is not None:
+        phase("synthesize")
     synth = tools.synthesize(out_dir / files["verilog"], design["top"], full=full_synth)
     synth["tool"] = tools.tool_version("yosys")
 
