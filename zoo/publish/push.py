@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo import __version__
 from zoo.errors import CredentialsError, RemoteError, UsageError, VerificationError, ZooError
+from zoo.publish.churn import settle_volatile
 from zoo.publish.plan import (
     Layout,
     LocalDigest,
@@ -410,6 +411,8 @@ def plan_for_workspace(
         head, files, tags = (None, {}, {}) if api is None else read_remote(api, repo_id)
         p = plan(workspace, registry, repo_names, files, repo_id=repo_id, head=head, prune=prune,
                  layout=layout, digests=digests)
+        if api is not None:
+            p = settle_volatile(api, p)
         results.append(RepoResult(p, head is not None, tags, remote_consulted=api is not None,
                                   anonymous=not os.environ.get("HF_TOKEN")))
     col = _collection_plan(api, registry, chosen, repo, checks) if per_variant_repos and collection else None
@@ -482,6 +485,7 @@ def publish_workspace(
         head, files, tags = read_remote(api, repo_id)
         p = plan(workspace, registry, repo_names, files, repo_id=repo_id, head=head, prune=prune,
                  layout=layout, digests=digests)
+        p = settle_volatile(api, p)
         rr = RepoResult(p, head is not None, tags)
         conflict = tag_conflict_error(rr, tag)
         if conflict is not None:

@@ -377,6 +377,21 @@ def _write_verify_json(
     if report.targets:
         doc["targets"] = {t: v["state"] for t, v in sorted(report.targets.items())}
     path = workspace.variant_dir(rec.name) / VERIFY_FILE
+    # No churn (issue 17): when nothing but the time changed, keep the file (and its measured_at) as it is.
+    previous = _read_json(path)
+    if previous is not None and {**previous, "measured_at": None} == {**doc, "measured_at": None}:
+        report.verify_json = str(path)
+        return path
     atomic_write_json(path, doc)
     report.verify_json = str(path)
     return path
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

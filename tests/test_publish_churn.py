@@ -1,0 +1,55 @@
+"""Issue 17 item 3, no churn: verify.json is rewritten only when a number or digest changes, and a
+publish whose only differences are times (measured_at, fetched_at) makes no commit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from publish_support import HUB_REPO, commit_bodies, make_workspace, zoo, zoo_json
+from servers.hf_hub_server import HfHubServer
+
+
+def test_republish_with_only_new_times_makes_no_commit(tmp_path: Path, hf_server: HfHubServer) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    first = zoo_json(ws, "publish", "--tag", "v1")
+    assert first["repos"][0]["commit"]
+    # a fresh CI workspace re-measures the same numbers at another time
+    for name in ("tiny", "tiny_child"):
+        path = ws / "variants" / name / "verify.json"
+        doc = json.loads(path.read_text())
+        doc["measured_at"] = "2031-05-05T00:00:00Z"
+        path.write_text(json.dumps(doc, indent=2))
+    dry = zoo_json(ws, "publish", "--dry-run")
+    assert dry["bytes"] == 0 and dry["repos"][0]["updates"] == []
+    again = zoo_json(ws, "publish", "--tag", "v1")
+    assert again["bytes"] == 0 and again["repos"][0]["commit"] is None and again["repos"][0]["tag_created"] is False
+    assert len(commit_bodies(hf_server)) == 1
+    assert b"2031" not in hf_server.files(HUB_REPO)["tiny/verify.json"]
+    # a changed number is published
+    path = ws / "variants" / "tiny" / "verify.json"
+    doc = json.loads(path.read_text())
+    doc["gate"]["measured"] = 0.5
+    path.write_text(json.dumps(doc, indent=2))
+    res = zoo(ws, "publish", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert [f["path"] for f in out["repos"][0]["updates"]] == ["tiny/verify.json"]
+
+
+def test_verify_keeps_verify_json_when_nothing_changed(tmp_path: Path) -> None:
+    pytest.importorskip("safetensors")
+    from verify_support import build_workspace
+
+    from zoo.verify.run import verify_variant
+
+    workspace, registry = build_workspace(tmp_path / "ws")
+    rec = registry.get("tiny_tern")
+    assert verify_variant(workspace, registry, rec).status == "pass"
+    path = workspace.variant_dir("tiny_tern") / "verify.json"
+    before, mtime = path.read_bytes(), path.stat().st_mtime_ns
+    doc = json.loads(before)
+    assert doc["measured_at"]
+    assert verify_variant(workspace, registry, rec).status == "pass"
+    assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
