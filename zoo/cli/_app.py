@@ -60,6 +60,7 @@ LAZY_COMMANDS = {
     "golden": "model_cmds",
     "inspect": "convert_cmds",
     "list": "registry_cmds",
+    "lock": "pull_cmds",
     "publish": "publish_cmds",
     "pull": "pull_cmds",
     "quantize": "quant_cmds",

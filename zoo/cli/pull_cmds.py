@@ -16,10 +16,12 @@ from zoo.text import safe
 @click.option("--offline", is_flag=True, help="Use the cache only (also HF_HUB_OFFLINE=1 / WANDB_MODE=offline).")
 @click.option("--refresh", is_flag=True, help="Ask the sources again even if the cache has the checkpoint.")
 @click.option("--no-convert", is_flag=True, help="Only fetch and check the checkpoint.")
+@click.option("--locked", is_flag=True,
+              help="Refuse sources that drifted from registry.lock (`zoo lock`); also ZOO_LOCKED=1.")
 @json_option
 @click.pass_context
 def pull(ctx: click.Context, names: tuple[str, ...], all_: bool, offline: bool, refresh: bool,
-         no_convert: bool, as_json: bool) -> None:
+         no_convert: bool, locked: bool, as_json: bool) -> None:
     """Fetch NAME... (or --all) from their sources, check every digest, convert to safetensors.
 
     Derived variants pull their f32 root. A cached checkpoint is installed without any network call.
@@ -32,11 +34,45 @@ def pull(ctx: click.Context, names: tuple[str, ...], all_: bool, offline: bool, 
     records = reg.select(names, all_=all_)
     with _Progress(enabled=not as_json) as prog:
         outcomes = pull_variants(ws, reg, records, offline=offline, refresh=refresh, convert=not no_convert,
-                                 progress=prog.update)
+                                 progress=prog.update, locked=locked)
     if as_json:
         emit_json({"schema_version": 1, "pulled": [o.to_json() for o in outcomes]})
         return
     render_pull_table(outcomes)
+
+
+@main.command("lock")
+@click.option("--check", "check_only", is_flag=True, help="Exit 1 when registry.lock is stale; write nothing.")
+@json_option
+@click.pass_context
+def lock_cmd(ctx: click.Context, check_only: bool, as_json: bool) -> None:
+    """Resolve every source (W&B alias -> version + file digests, hf:// revision -> commit sha,
+    file:// mirror -> sha256) into registry.lock (sorted JSON, no timestamps; commit it)."""
+    from zoo.errors import VerificationError
+    from zoo.store.lock import LOCK_FILE, check_lock, write_lock
+
+    a = app(ctx)
+    ws, reg = a.workspace(), a.registry()
+    if check_only:
+        problems = check_lock(ws, reg)
+        if as_json:
+            emit_json({"schema_version": 1, "lock": str(ws.root / LOCK_FILE), "stale": bool(problems),
+                       "problems": problems})
+        else:
+            for line in problems:
+                console().print(f"[red]stale[/]: {line}")
+        if problems:
+            raise VerificationError(f"{ws.root / LOCK_FILE} is stale: {problems[0]}"
+                                    + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""),
+                                    hint="review the sources, then run `zoo lock` and commit registry.lock")
+        if not as_json:
+            console().print(f"{ws.root / LOCK_FILE} is up to date")
+        return
+    path, changed = write_lock(ws, reg)
+    if as_json:
+        emit_json({"schema_version": 1, "lock": str(path), "changed": changed})
+    else:
+        console().print(f"{'wrote' if changed else 'unchanged'}: {path}")
 
 
 def render_pull_table(outcomes: list[Any]) -> None:

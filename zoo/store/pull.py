@@ -167,6 +167,10 @@ def _cache_hit(variant_dir: Path, rec: VariantRecord, store: Store) -> FetchResu
     name, sha = known
     if not store.has(sha):
         return None
+    from zoo.store.lock import cache_allowed
+
+    if not cache_allowed(rec.name, sha, lambda: md5_b64(store.blob_path(sha))):
+        return None  # --locked and the cached bytes are not the pinned ones: ask the source
     rel = f"source/{PurePosixPath(name).name}"
     dest = contained_path(variant_dir, rel, what="pulled checkpoint")  # a symlinked source/ must not leak writes
     store.install(sha, dest)
@@ -202,6 +206,7 @@ def _fetch_from_sources(
     variant_dir: Path, rec: VariantRecord, store: Store, *, offline: bool, progress: ProgressFn | None
 ) -> FetchResult:
     from zoo.sources import env_offline, open_source, source_kind
+    from zoo.store.lock import pin
 
     assert rec.provenance is not None
     skipped: list[str] = []
@@ -212,7 +217,8 @@ def _fetch_from_sources(
             skipped.append(f"{spec.uri}: skipped (offline)")
             continue
         try:
-            return _fetch_one(variant_dir, rec, spec, store, open_source(spec.uri, file=spec.file), progress, skipped)
+            source = pin(open_source(spec.uri, file=spec.file), rec.name, spec)  # --locked: must match the lock
+            return _fetch_one(variant_dir, rec, spec, store, source, progress, skipped)
         except ZooError as exc:
             errors.append(exc)
             # source errors usually start with the URI already; don't say it twice
@@ -347,8 +353,33 @@ def pull_variants(
     convert: bool = True,
     store: Store | None = None,
     progress: ProgressFn | None = None,
+    locked: bool = False,
 ) -> list[PullOutcome]:
-    """Fetch (and convert) the f32 root of every record, each root once, in registry order."""
+    """Fetch (and convert) the f32 root of every record, each root once, in registry order.
+
+    `locked` (or ZOO_LOCKED=1): every source must resolve to what registry.lock pins (`zoo lock`).
+    """
+    from zoo.store.lock import locked_from_env, use_lock
+
+    if locked or locked_from_env():
+        with use_lock(workspace):
+            return _pull_variants(workspace, registry, records, offline=offline, refresh=refresh, convert=convert,
+                                  store=store, progress=progress)
+    return _pull_variants(workspace, registry, records, offline=offline, refresh=refresh, convert=convert,
+                          store=store, progress=progress)
+
+
+def _pull_variants(
+    workspace: Any,
+    registry: Any,
+    records: list[VariantRecord],
+    *,
+    offline: bool,
+    refresh: bool,
+    convert: bool,
+    store: Store | None,
+    progress: ProgressFn | None,
+) -> list[PullOutcome]:
     store = store or Store()
     offline = offline or offline_from_env()
     done: dict[str, tuple[FetchResult, str, tuple[str, ...]]] = {}
