@@ -13,7 +13,7 @@ Only `huggingface_hub` talks to the Hub (no hand-written HTTP). One run per repo
 Nothing changed -> no commit and 0 bytes (the tag is still created when it is missing). Uploaded LFS
 objects survive a failed commit on the Hub, so re-running after an interruption completes the publish.
 Variants whose verification is missing, failed or stale are refused (exit 1) unless forced with a reason.
-HF_TOKEN is read from the environment only and never printed.
+The token is HF_TOKEN or the `hf auth login` token file (zoo.credentials); it is never printed.
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ def hub_api(token: str | None) -> HfApi:
 
     disable_progress_bars()
     endpoint = os.environ.get("HF_ENDPOINT") or None
-    # token=False: never fall back to a token stored on disk (secrets come from the environment only)
+    # token=False when none was found: the caller already looked where huggingface_hub looks (zoo.credentials)
     return HfApi(endpoint=endpoint, token=token if token else False, library_name="lewm-zoo",
                  library_version=__version__)
 
@@ -403,7 +403,10 @@ def plan_for_workspace(
     check_destination(registry, [rid for rid, _ in destinations])
     checks = {n: check_variant(workspace, n, registry, allow_synthetic=allow_synthetic) for n in chosen}
     offline = _offline() if offline is None else offline
-    api = None if offline else hub_api(os.environ.get("HF_TOKEN"))
+    from zoo.credentials import hf_token
+
+    token = None if offline else hf_token()
+    api = None if offline else hub_api(token)
     digests: dict[Any, LocalDigest] = {}
     results = []
     layout: Layout = "per-variant" if per_variant_repos else "collection"
@@ -414,7 +417,7 @@ def plan_for_workspace(
         if api is not None:
             p = settle_volatile(api, p)
         results.append(RepoResult(p, head is not None, tags, remote_consulted=api is not None,
-                                  anonymous=not os.environ.get("HF_TOKEN")))
+                                  anonymous=not token))
     col = _collection_plan(api, registry, chosen, repo, checks) if per_variant_repos and collection else None
     # the dry run predicts the real run: the same refusal (gate first, then a tag that would move)
     error: ZooError | None = refusal_error(checks.values(), force)
@@ -468,10 +471,14 @@ def publish_workspace(
     refused = refusal_error(checks.values(), force)
     if refused is not None:
         raise refused
-    token = os.environ.get("HF_TOKEN") or None
+    from zoo.credentials import hf_token
+
+    token = hf_token()  # HF_TOKEN, then the `hf auth login` token file
     if token is None:
-        raise CredentialsError("HF_TOKEN is not set; publishing needs a Hugging Face write token",
-                               hint="export HF_TOKEN=<token with write access> (or use --dry-run)")
+        raise CredentialsError("HF_TOKEN is not set and there is no `hf auth login` token; publishing needs a "
+                               "Hugging Face write token",
+                               hint="log in with `hf auth login` (or export HF_TOKEN=<token with write access>), "
+                               "or use --dry-run")
     if _offline():
         raise UsageError("cannot publish while offline (ZOO_OFFLINE / HF_HUB_OFFLINE is set)",
                          hint="unset ZOO_OFFLINE=1 / HF_HUB_OFFLINE=1, or plan offline with --dry-run")

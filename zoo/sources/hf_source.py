@@ -43,7 +43,9 @@ class HfSource:
 
     @property
     def token(self) -> str | None:
-        return os.environ.get("HF_TOKEN") or None
+        from zoo.credentials import hf_token
+
+        return hf_token()  # HF_TOKEN, then the `hf auth login` token file
 
     def resolve(self) -> Resolution:
         from huggingface_hub import get_hf_file_metadata, hf_hub_url
@@ -81,8 +83,10 @@ class HfSource:
         status = _status(exc)
         msg = " ".join(str(exc).split())[:300] or type(exc).__name__
         if status == 401 and not self.token:
-            return CredentialsError(f"{self.uri}: the Hub requires a token for {self.repo_id} and HF_TOKEN is not set",
-                                    hint="export HF_TOKEN=<a read token from https://huggingface.co/settings/tokens>")
+            return CredentialsError(f"{self.uri}: the Hub requires a token for {self.repo_id} and HF_TOKEN is not set "
+                                    "(nor an `hf auth login` token)",
+                                    hint="log in with `hf auth login` (or export HF_TOKEN=<a read token from "
+                                    "https://huggingface.co/settings/tokens>)")
         what = {401: "refused the token", 403: "denied access", 404: "has no such repo/revision/file"}.get(
             status or 0, "request failed")
         return RemoteError(f"{self.uri}: Hugging Face Hub at {self.endpoint} {what} ({msg})",

@@ -64,11 +64,13 @@ class WandbSource:
     def _client(self) -> Any:
         if self._api is not None:
             return self._api
-        key = os.environ.get("WANDB_API_KEY", "").strip()
+        from zoo.credentials import WANDB_LOGIN_HINT, wandb_key
+
+        key = (wandb_key(self.base_url) or "").strip()  # WANDB_API_KEY, then the `wandb login` netrc entry
         if not key:
             raise CredentialsError(
-                f"{self.uri}: WANDB_API_KEY is not set",
-                hint="export WANDB_API_KEY=<your key from https://wandb.ai/authorize>, or pull from a mirror/--offline",
+                f"{self.uri}: no W&B API key (WANDB_API_KEY is not set and ~/.netrc has no entry for {self.base_url})",
+                hint=WANDB_LOGIN_HINT + ", or pull from a mirror/--offline",
             )
         os.environ.setdefault("WANDB_SILENT", "true")
         os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
