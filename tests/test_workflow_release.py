@@ -31,17 +31,17 @@ def workflow() -> dict[Any, Any]:
     return data
 
 
-def _steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
-    jobs = workflow["jobs"]
-    assert len(jobs) == 1
-    (job,) = jobs.values()
-    return job["steps"]
+def _all_steps(workflow: dict[Any, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(name, step) for name, job in workflow["jobs"].items() for step in job["steps"]]
 
 
-def _step_running(workflow: dict[Any, Any], command: str) -> tuple[int, dict[str, Any]]:
-    for i, step in enumerate(_steps(workflow)):
-        if command in step.get("run", ""):
-            return i, step
+def _step_running(workflow: dict[Any, Any], command: str, job: str | None = None) -> tuple[int, dict[str, Any]]:
+    for name, spec in workflow["jobs"].items():
+        if job is not None and name != job:
+            continue
+        for i, step in enumerate(spec["steps"]):
+            if command in step.get("run", ""):
+                return i, step
     raise AssertionError(f"no step runs {command!r}")
 
 
@@ -64,33 +64,51 @@ def test_triggered_by_version_tags_only(workflow: dict[Any, Any]) -> None:
     assert on["push"] == {"tags": ["v*"]}
 
 
-def test_install_verify_publish_in_order(workflow: dict[Any, Any]) -> None:
-    steps = _steps(workflow)
-    uses = [s.get("uses", "") for s in steps]
-    assert any(u.startswith("actions/checkout@") for u in uses)
-    setup = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
-    assert str(setup["with"]["python-version"]) == "3.11"
-    i_install, _ = _step_running(workflow, "pip install .")
-    i_verify, _ = _step_running(workflow, "zoo verify --all")
-    i_publish, publish = _step_running(workflow, "zoo publish --all --tag")
-    assert i_install < i_verify < i_publish
-    # the release tag is the pushed tag's name, passed through env (no expression inside the script)
+def test_jobs_build_verify_shards_merge_publish(workflow: dict[Any, Any]) -> None:
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"build", "verify", "merge", "publish"}
+    assert jobs["verify"]["needs"] == "build"
+    assert jobs["verify"]["strategy"]["matrix"]["shard"] == [1, 2]
+    assert jobs["merge"]["needs"] == "verify"
+    assert set(jobs["publish"]["needs"]) == {"build", "verify", "merge"}
+    assert jobs["publish"]["environment"] == "release"  # protected environment around the write token
+    for name, job in jobs.items():
+        uses = [s.get("uses", "") for s in job["steps"]]
+        assert any(u.startswith("actions/checkout@") for u in uses), name
+        setup = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@"))
+        assert str(setup["with"]["python-version"]) == "3.11"
+        i_install, _ = _step_running(workflow, "pip install .", name)
+        assert all(i_install < i for i, s in enumerate(job["steps"]) if "zoo " in s.get("run", ""))
+    _, shard = _step_running(workflow, "zoo verify --all --shard", "verify")
+    assert shard["env"]["SHARD"] == "${{ matrix.shard }}" and "--json" in shard["run"]
+    _step_running(workflow, "zoo verify --merge", "merge")
+    _step_running(workflow, "zoo build --all --check", "build")
+    _step_running(workflow, "./scripts/setup-system.sh", "build")  # the build job installs its tools
+    _step_running(workflow, "zoo lock --check", "build")
+    # the checkpoint store is cached, keyed on the lock; pulls are locked
+    caches = [s for _, s in _all_steps(workflow) if s.get("uses", "").startswith("actions/cache@")]
+    assert caches and all(c["with"]["key"] == "zoo-store-${{ hashFiles('registry.lock') }}" for c in caches)
+    assert workflow["env"]["ZOO_LOCKED"] == "1"
+    _, publish = _step_running(workflow, "zoo publish --tag", "publish")
     tag_arg = re.search(r"--tag\s+\"?\$\{?(\w+)", publish["run"])
     assert tag_arg is not None
     assert publish["env"][tag_arg.group(1)] == "${{ github.ref_name }}"
 
 
 def test_secrets_come_from_repository_secrets_and_are_not_echoed(workflow: dict[Any, Any]) -> None:
-    _, publish = _step_running(workflow, "zoo publish")
-    assert publish["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
-    assert publish["env"]["WANDB_API_KEY"] == "${{ secrets.WANDB_API_KEY }}"
-    _, verify = _step_running(workflow, "zoo verify")
+    _, publish = _step_running(workflow, "zoo publish", "publish")
+    # the publish job receives only HF_TOKEN (and the tag), never the W&B key
+    assert publish["env"] == {"HF_TOKEN": "${{ secrets.HF_TOKEN }}", "RELEASE_TAG": "${{ github.ref_name }}"}
+    assert "WANDB_API_KEY" not in str(workflow["jobs"]["publish"])
+    assert "HF_TOKEN" not in str({k: v for k, v in workflow["jobs"].items() if k != "publish"})
+    _, verify = _step_running(workflow, "zoo verify --all", "verify")
     assert verify["env"]["WANDB_API_KEY"] == "${{ secrets.WANDB_API_KEY }}"
-    for step in _steps(workflow):
+    for _, step in _all_steps(workflow):
         script = step.get("run", "")
         assert "${{" not in script, f"expression interpolated into a shell script: {script!r}"
         assert not re.search(r"\b(echo|printf|env|printenv|set\s+-x)\b", script), script
         assert "HF_TOKEN" not in script and "WANDB_API_KEY" not in script
-    # secrets only in step env, never in the workflow-wide env
+    # secrets only in step env, never in the workflow-wide or job-wide env
     assert "secrets." not in str(workflow.get("env", {}))
+    assert all("secrets." not in str(job.get("env", {})) for job in workflow["jobs"].values())
     assert workflow["permissions"] == {"contents": "read"}

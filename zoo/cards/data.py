@@ -300,7 +300,8 @@ def variant_facts(workspace: Workspace, registry: Registry, name: str) -> Varian
         parent=_parent_of(registry, rec),
         reference=reference,
         children=tuple(r.name for r in registry.variants.values() if r.parent == name),
-        source=redact_json(source) if isinstance(source, dict) else None,  # no local paths on a card
+        # no local paths on a card; no fetch time either (a re-pull must not change the card: issue 17, no churn)
+        source=redact_json({k: v for k, v in source.items() if k != "fetched_at"}) if isinstance(source, dict) else None,
         converted_by=converted_by,
         artifacts=artifacts,
         targets=targets,

@@ -63,6 +63,7 @@ def build(
     if not names and not all_:
         raise UsageError("name a variant (or several), or pass --all", hint="e.g. zoo build --all --check")
     jobs = declared_builds(registry, names, all_, target_name)
+    _build_inputs(a.workspace(), registry, [rec for rec, _ in jobs])
     from zoo.targets.batch import build_many
 
     with _BuildProgress(enabled=not as_json) as prog:
@@ -85,6 +86,17 @@ def _exit_error(code: int, message: str) -> Exception:
 
     cls = {1: VerificationError, 3: RemoteError}.get(code, InputError)
     return cls(message, hint="see the table above (or --json) for each build's error")
+
+
+def _build_inputs(workspace: Any, registry: Any, records: list[Any]) -> None:
+    """Pull / convert / quantize what the targets are built from (each variant once, ancestors first)."""
+    from zoo.verify import engine
+
+    seen: set[str] = set()
+    for rec in records:
+        if rec.name not in seen:
+            seen.add(rec.name)
+            engine.build_artifacts(workspace, registry, rec)
 
 
 def declared_builds(registry: Any, names: tuple[str, ...], all_: bool, target_name: str | None) -> list[tuple[Any, str]]:

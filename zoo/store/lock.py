@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -47,24 +48,60 @@ def _roots(registry: Any) -> list[Any]:
             if r.parent is None and r.provenance is not None and r.provenance.sources]
 
 
-def resolve_entry(spec: Any) -> dict[str, Any]:
-    """Resolve one registry source now: {uri, file, kind, version, size, md5, sha256}."""
+def optional(registry: Any, root: Any) -> bool:
+    """A root whose own and every descendant's verification is pending: its source may be unreachable."""
+    family = [root, *[r for r in registry.variants.values() if r.parent and registry.f32_root(r).name == root.name]]
+    return all(r.verification.status == "pending" for r in family)
+
+
+def resolve_entry(spec: Any, pulled: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Resolve one registry source now: {uri, file, kind, version, size, md5, sha256}.
+
+    W&B serves no sha256; when `pulled` (the variant's manifest source) holds these very bytes
+    (same URI, version and md5), its sha256 is pinned too, so locked pulls can use the store.
+    """
     from zoo.sources import open_source
     from zoo.store.pull import _pick_file
 
     res = open_source(spec.uri, file=spec.file).resolve()
     name = _pick_file(spec, res.files, spec.uri)
     rf = res.files[name]
-    sha = rf.sha256
+    sha = rf.sha256 or spec.sha256
+    if sha is None and pulled and pulled.get("served_by") == spec.uri and pulled.get("file") == name and (
+            pulled.get("resolved_version") == res.version and rf.md5_b64 and pulled.get("md5") == rf.md5_b64):
+        sha = pulled.get("sha256")
     return {"uri": spec.uri, "file": name, "kind": res.kind, "version": res.version, "size": rf.size,
             "md5": rf.md5_b64, "sha256": sha.lower() if isinstance(sha, str) else None}
 
 
-def build_lock(registry: Any) -> dict[str, Any]:
+def _pulled_source(workspace: Any, name: str) -> dict[str, Any] | None:
+    if workspace is None:
+        return None
+    try:
+        data = json.loads((Path(workspace.variant_dir(name)) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    src = data.get("source") if isinstance(data, dict) else None
+    return src if isinstance(src, dict) else None
+
+
+def build_lock(registry: Any, workspace: Any = None) -> dict[str, Any]:
     """Resolve every source of every f32 root (network for wandb:// and hf://)."""
+    from zoo.errors import RemoteError
+
     variants: dict[str, Any] = {}
     for rec in _roots(registry):
-        variants[rec.name] = {"sources": [resolve_entry(spec) for spec in rec.provenance.sources]}
+        entries = []
+        pulled = _pulled_source(workspace, rec.name)
+        for spec in rec.provenance.sources:
+            try:
+                entries.append(resolve_entry(spec, pulled))
+            except RemoteError:
+                if not optional(registry, rec):
+                    raise
+                # a pending-only root whose source is unreachable is pinned as such, not fatal (issue 17)
+                entries.append({"uri": spec.uri, "file": spec.file, "unreachable": True})
+        variants[rec.name] = {"sources": entries}
     return {"schema_version": SCHEMA_VERSION, "generated_by": f"lewm-zoo {__version__}",
             "variants": dict(sorted(variants.items()))}
 
@@ -90,7 +127,7 @@ def read_lock(path: Path) -> dict[str, Any]:
 def write_lock(workspace: Any, registry: Any) -> tuple[Path, bool]:
     """Write registry.lock; (path, changed). An unchanged lock is not rewritten."""
     path = lock_path(workspace)
-    text = render(build_lock(registry))
+    text = render(build_lock(registry, workspace))
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return path, False
     atomic_write_text(path, text)
@@ -101,7 +138,7 @@ def check_lock(workspace: Any, registry: Any) -> list[str]:
     """Differences between registry.lock and what the sources resolve to now (empty: up to date)."""
     path = lock_path(workspace)
     old = read_lock(path)
-    new = build_lock(registry)
+    new = build_lock(registry, workspace)
     problems: list[str] = []
     old_v, new_v = old["variants"], new["variants"]
     for name in sorted(set(old_v) | set(new_v)):
@@ -127,7 +164,9 @@ def check_lock(workspace: Any, registry: Any) -> list[str]:
 
 def drift(pinned: dict[str, Any], found: dict[str, Any]) -> str | None:
     """'pinned version v2, found v3 (md5 ...)' when a resolution differs from its lock entry."""
-    changed = [k for k in ("file", *_PINNED_FIELDS) if pinned.get(k) is not None and pinned.get(k) != found.get(k)]
+    # a field counts when both sides know it (W&B serves no sha256; a fresh workspace cannot add it)
+    changed = [k for k in ("file", *_PINNED_FIELDS)
+               if pinned.get(k) is not None and found.get(k) is not None and pinned.get(k) != found.get(k)]
     if not changed:
         return None
     detail = ", ".join(f"{k} {pinned.get(k)} -> {found.get(k)}" for k in changed if k != "version")
@@ -166,6 +205,10 @@ class LockedSource:
             raise VerificationError(
                 f"{self._variant}: {self._spec.uri} drifted from {LOCK_FILE}: {diff}",
                 hint="review the new version, then `zoo lock` to pin it (or pull without --locked)")
+        pinned_sha = self._pinned.get("sha256")
+        if rf.sha256 is None and isinstance(pinned_sha, str):
+            # the lock knows the sha256 W&B does not serve: the store can serve the bytes, and they are checked
+            res = dataclasses.replace(res, files={**res.files, name: dataclasses.replace(rf, sha256=pinned_sha)})
         return res
 
     def download(self, *args: Any, **kwargs: Any) -> None:

@@ -313,6 +313,12 @@ def verify_variant(
             _write_verify_json(workspace, rec, report, reference_sha=None)
         return report
     except ZooError as exc:
+        if exc.exit_code == 3 and rec.verification.status == "pending" and not strict:
+            # a pending variant whose source is unreachable is reported and skipped, not fatal (issue 17);
+            # no verify.json is written, so publish leaves it out
+            report.status, report.exit_code = "pending", 0
+            report.reason = f"skipped: source unreachable ({exc.render()})"
+            return report
         report.status, report.reason, report.exit_code = "error", exc.render(), exc.exit_code
         return report
     except Exception as exc:  # a bug in a stage must not abort the other variants of a batch
