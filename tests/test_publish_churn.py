@@ -53,3 +53,32 @@ def test_verify_keeps_verify_json_when_nothing_changed(tmp_path: Path) -> None:
     assert doc["measured_at"]
     assert verify_variant(workspace, registry, rec).status == "pass"
     assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.done = 0
+
+    def start(self, repo_id: str, total: int) -> None:
+        self.total = total
+
+    def advance(self, n: int) -> None:
+        self.done += n
+
+
+def test_publish_progress_counts_the_uploaded_bytes(tmp_path: Path, hf_server: HfHubServer) -> None:
+    """Issue 17 item 7: the progress hook sees the bytes the client reads while uploading; the files
+    arrive intact. (The CLI shows it as a rich bar only on a terminal and never with --json.)"""
+    from zoo.publish import publish_workspace
+    from zoo.registry import find_workspace, load_registry
+
+    ws_root = make_workspace(tmp_path / "ws")
+    ws = find_workspace(ws_root)
+    rec = _Recorder()
+    result = publish_workspace(ws, load_registry(ws.registry_path), progress=rec)
+    assert rec.total == result.bytes > 0 and rec.done >= rec.total
+    files = hf_server.files(HUB_REPO)
+    assert files["tiny/lejepa_weights.safetensors"] == (ws_root / "variants/tiny/lejepa_weights.safetensors").read_bytes()
+    res = zoo(ws_root, "publish", "--json")  # not a terminal: no progress output, one JSON document
+    assert res.exit_code == 0 and json.loads(res.stdout)["bytes"] == 0

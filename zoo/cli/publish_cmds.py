@@ -154,9 +154,13 @@ def publish_cmd(
     from zoo.publish.push import publish_workspace
 
     a = app(ctx)
-    result = publish_workspace(a.workspace(), a.registry(), names, all_=all_, repo=repo, tag=tag, dry_run=dry_run,
-                               prune=prune, force=force, per_variant_repos=per_variant_repos,
-                               collection=not no_collection, allow_synthetic=allow_synthetic)
+    from zoo.publish.progress import UploadProgress
+
+    with UploadProgress(enabled=not as_json and not dry_run) as progress:
+        result = publish_workspace(a.workspace(), a.registry(), names, all_=all_, repo=repo, tag=tag,
+                                   dry_run=dry_run, prune=prune, force=force, per_variant_repos=per_variant_repos,
+                                   collection=not no_collection, allow_synthetic=allow_synthetic,
+                                   progress=progress if progress.enabled else None)
     if as_json:
         emit_json(result.to_json())
     else:

@@ -23,7 +23,7 @@ import dataclasses
 import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from zoo import __version__
 from zoo.errors import CredentialsError, RemoteError, UsageError, VerificationError, ZooError
@@ -449,6 +449,7 @@ def publish_workspace(
     per_variant_repos: bool = True,
     collection: bool = True,
     allow_synthetic: bool = False,
+    progress: Any = None,
 ) -> PublishResult:
     """`zoo publish`: refuse unverified variants, then commit each repository's plan and tag it.
 
@@ -500,7 +501,7 @@ def publish_workspace(
         staged.append(rr)
     col_plan = _collection_plan(api, registry, chosen, repo, checks) if per_variant_repos and collection else None
     for rr in staged:
-        _push_one(api, rr, [checks[n] for n in rr.plan.variants], tag, force)
+        _push_one(api, rr, [checks[n] for n in rr.plan.variants], tag, force, progress)
         result.repos.append(rr)
     if col_plan is not None:  # after the repositories: the Hub only lists items that exist
         from zoo.publish.collection import apply_collection
@@ -509,8 +510,30 @@ def publish_workspace(
     return result
 
 
-def _push_one(api: HfApi, rr: RepoResult, checks: list[VariantCheck], tag: str | None, force: str | None) -> None:
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+def _add_operations(p: Plan, progress: Any) -> list[Any]:
+    """CommitOperationAdd for every upload; with `progress`, each reads through a CountingReader that
+    starts counting once the client has hashed it (so the bar follows the upload)."""
+    from huggingface_hub import CommitOperationAdd
+
+    if progress is None:
+        return [CommitOperationAdd(path_in_repo=f.path,
+                                   path_or_fileobj=f.content if f.content is not None else str(f.local))
+                for f in p.uploads]
+    from zoo.publish.progress import CountingReader
+
+    progress.start(p.repo_id, p.bytes)
+    ops = []
+    for f in p.uploads:
+        reader = CountingReader(f.content if f.content is not None else f.local, progress.advance)
+        ops.append(CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=cast("BinaryIO", reader)))
+        reader.seek(0)
+        reader.counting = True
+    return ops
+
+
+def _push_one(api: HfApi, rr: RepoResult, checks: list[VariantCheck], tag: str | None, force: str | None,
+              progress: Any = None) -> None:
+    from huggingface_hub import CommitOperationDelete
 
     p = rr.plan
     head = p.head
@@ -523,9 +546,7 @@ def _push_one(api: HfApi, rr: RepoResult, checks: list[VariantCheck], tag: str |
         from zoo.publish.gate import check_uploads
 
         check_uploads(p.uploads)  # still the regular files that were planned (issue 15)
-        ops: list[Any] = [CommitOperationAdd(path_in_repo=f.path,
-                                                path_or_fileobj=f.content if f.content is not None else str(f.local))
-                             for f in p.uploads]
+        ops: list[Any] = _add_operations(p, progress)
         ops += [CommitOperationDelete(path_in_repo=path) for path in p.deletes]
         title, description = commit_message(checks, force)
         with remote_errors(p.repo_id, "committing"):
