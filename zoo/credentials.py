@@ -1,7 +1,8 @@
 """Credentials found the way the clients find them (issue 17 item 6), never printed.
 
-- Hugging Face: `huggingface_hub.get_token()`: `HF_TOKEN` (and the legacy `HUGGING_FACE_HUB_TOKEN`), then
-  the token file `hf auth login` writes (`$HF_TOKEN_PATH`, default `$HF_HOME/token`).
+- Hugging Face: the lookup of `huggingface_hub.get_token()`: `HF_TOKEN` (and the legacy
+  `HUGGING_FACE_HUB_TOKEN`), then the token file `hf auth login` writes (`$HF_TOKEN_PATH`, default
+  `$HF_HOME/token`), resolved from the environment at call time.
 - W&B: `WANDB_API_KEY`, then the netrc entry `wandb login` writes (`$NETRC`, default `~/.netrc`) for the
   host of `WANDB_BASE_URL` (default api.wandb.ai).
 
@@ -35,17 +36,25 @@ def hf_token() -> str | None:
     env = (os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN") or "").strip()
     if env:
         return env
+    # The lookup of huggingface_hub.get_token() (env, then the token file), done here because the client
+    # fixes HF_TOKEN_PATH when it is imported: the path the environment names now is the one read.
     try:
-        from huggingface_hub import get_token
-    except ImportError:  # pragma: no cover - declared dependency
-        return None
-    try:
-        token = get_token()
-    except Exception:  # an unreadable token file is the same as none
-        return None
+        token = hf_token_path().read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        token = None
     if token:
         _register(token)
     return token or None
+
+
+def hf_token_path() -> Path:
+    """Where `hf auth login` stores the token: $HF_TOKEN_PATH, else $HF_HOME/token (HF_HOME defaults to
+    $XDG_CACHE_HOME/huggingface, i.e. ~/.cache/huggingface)."""
+    if os.environ.get("HF_TOKEN_PATH"):
+        return Path(os.environ["HF_TOKEN_PATH"]).expanduser()
+    home = os.environ.get("HF_HOME") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface")
+    return Path(home).expanduser() / "token"
 
 
 def wandb_base_url() -> str:
