@@ -95,7 +95,8 @@ def test_build_all_builds_every_declared_target(demo_copy: Any) -> None:
     assert res.exit_code == 0, res.output
     builds = json.loads(res.stdout)["builds"]
     assert sorted((b["variant"], b["target"]) for b in builds) == [
-        ("baseline_hardwired", "fpga"), ("hybrid_ALAL_64d_4e_4p_full", "esp32"), ("slim_96d_4e_4p_full", "esp32")]
+        ("baseline_full", "esp32"), ("baseline_hardwired", "fpga"), ("hybrid_ALAL_64d_4e_4p_full", "esp32"),
+        ("slim_96d_4e_4p_full", "esp32")]
     assert all(b["error"] is None and b["artifacts"] for b in builds)
     res = _zoo(ws, "build")
     assert res.exit_code == 2 and "--all" in res.output
