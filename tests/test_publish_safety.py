@@ -79,3 +79,19 @@ def test_offline_real_run_names_zoo_offline(tmp_path: Path, hf_server: HfHubServ
     monkeypatch.setenv("ZOO_OFFLINE", "1")
     res = zoo(ws, "publish")
     assert res.exit_code == 2 and "ZOO_OFFLINE=1" in res.output and "--dry-run" in res.output
+
+
+@pytest.mark.slow
+def test_the_demo_workspace_cannot_publish_to_the_real_collection(demo_copy, hf_server: HfHubServer) -> None:  # type: ignore[no-untyped-def]
+    ws = demo_copy("slim_96d_4e_4p")
+    reg = ws / "registry.yaml"
+    assert "hub_repo: local-demo/lewm-models-demo" in reg.read_text()
+    for args in (("--repo", "attocode/lewm-models"), ("--repo", "attocode/lewm-models", "--dry-run"),
+                 ("--repo", "attocode/lewm-models", "--allow-synthetic")):
+        res = zoo(ws, "publish", "slim_96d_4e_4p", *args)
+        assert res.exit_code == 2, res.output
+        assert "attocode/lewm-models" in _error_line(res.output)
+    reg.write_text(reg.read_text().replace("hub_repo: local-demo/lewm-models-demo", "hub_repo: attocode/lewm-models"))
+    res = zoo(ws, "publish", "slim_96d_4e_4p")
+    assert res.exit_code == 2 and "attocode/lewm-models" in _error_line(res.output)
+    assert hf_server.requests == []
