@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from servers.hf_hub_server import HfHubServer
 from servers.wandb_server import WandbServer
 from servers.workspaces import source_yaml, write_pull_workspace
 
@@ -89,3 +91,17 @@ def test_missing_lock_is_a_usage_error(tmp_path: Path, wb: WandbServer) -> None:
     assert code == 2 and "registry.lock" in out and "zoo lock" in out
     code, _, out = _zoo(ws, "lock", "--check")
     assert code == 2 and "zoo lock" in out
+
+
+def test_lock_pins_the_hub_commit_of_a_moving_revision(tmp_path: Path, hf_server: HfHubServer) -> None:
+    first = hf_server.add_files("org/lewm", {"m.ckpt": b"old" * 1000})
+    ws = write_pull_workspace(tmp_path / "ws", [source_yaml("hf://org/lewm@main/m.ckpt", "m.ckpt")])
+    assert _zoo(ws, "lock")[0] == 0
+    (entry,) = json.loads((ws / "registry.lock").read_text())["variants"]["tiny"]["sources"]
+    assert entry["kind"] == "hf" and entry["version"] == first
+    assert entry["sha256"] == hashlib.sha256(b"old" * 1000).hexdigest()
+    second = hf_server.add_files("org/lewm", {"m.ckpt": b"new" * 1000})  # main moves
+    code, _, out = _zoo(ws, "lock", "--check")
+    assert code == 1 and f"pinned version {first}, found {second}" in out
+    code, _, out = _zoo(ws, "pull", "tiny", "--locked", "--no-convert")
+    assert code == 1 and f"pinned version {first}, found {second}" in out
