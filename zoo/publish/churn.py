@@ -10,7 +10,6 @@ file is left as it is on the Hub ("unchanged"), so the Hub keeps the first measu
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,12 @@ def strip_volatile(obj: Any) -> Any:
 
 
 def _load(data: bytes) -> Any:
+    from zoo._io import parse_json_bytes
+    from zoo.errors import ZooError
+
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return parse_json_bytes(data, where="verify.json/manifest.json")  # bounded depth: the Hub's bytes
+    except (ZooError, UnicodeDecodeError, ValueError):
         return None
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,9 +76,12 @@ def resolve_entry(spec: Any, pulled: dict[str, Any] | None = None) -> dict[str, 
 def _pulled_source(workspace: Any, name: str) -> dict[str, Any] | None:
     if workspace is None:
         return None
+    from zoo._io import read_json_file
+    from zoo.errors import ZooError
+
     try:
-        data = json.loads((Path(workspace.variant_dir(name)) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        data = read_json_file(Path(workspace.variant_dir(name)) / "manifest.json")
+    except (OSError, ZooError):
         return None
     src = data.get("source") if isinstance(data, dict) else None
     return src if isinstance(src, dict) else None
@@ -112,12 +114,14 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def read_lock(path: Path) -> dict[str, Any]:
+    from zoo._io import read_json_file
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json_file(path, hint="regenerate it with `zoo lock`")  # bounded size and depth
     except FileNotFoundError:
         raise UsageError(f"{path}: no lock file", hint="create it with `zoo lock`") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})", hint="regenerate it with `zoo lock`") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc})", hint="regenerate it with `zoo lock`") from None
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION or not isinstance(
             data.get("variants"), dict):
         raise InputError(f"{path}: field 'schema_version' or 'variants' is wrong", hint="regenerate it with `zoo lock`")

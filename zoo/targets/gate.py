@@ -18,7 +18,6 @@ Light on purpose (json + sha256): `zoo verify`, `zoo list` and publish call it.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +51,12 @@ class TargetState:
 
 
 def _manifest(vdir: Path) -> dict[str, Any]:
+    from zoo._io import read_json_file
+    from zoo.errors import InputError
+
     try:
-        data = json.loads((vdir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        data = read_json_file(vdir / "manifest.json")  # bounded size and depth
+    except (OSError, InputError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -100,7 +102,8 @@ def entry_problem(vdir: Path, variants_dir: Path, entry: Any) -> str | None:
 
 def target_state(workspace: Any, registry: Any, record: Any, target: str) -> TargetState:
     vdir = Path(workspace.variant_dir(record.name))
-    entry = (_manifest(vdir).get("targets") or {}).get(target)
+    targets = _manifest(vdir).get("targets")
+    entry = targets.get(target) if isinstance(targets, dict) else None
     problem = entry_problem(vdir, Path(workspace.variants_dir), entry)
     if problem == "never built":
         return TargetState(record.name, target, "missing", problem)

@@ -394,10 +394,10 @@ def _write_verify_json(
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
-    import json
+    from zoo._io import read_json_file
 
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        data = read_json_file(path)
+    except (OSError, ZooError):
         return None
     return data if isinstance(data, dict) else None

@@ -74,8 +74,11 @@ def stale_reasons(workspace: Workspace, name: str, data: dict[str, Any]) -> list
         from zoo.targets.gate import BAD_STATES, entry_problem
 
         try:
-            entries = json.loads((vdir / "manifest.json").read_text(encoding="utf-8")).get("targets") or {}
-        except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+            manifest = read_json_file(vdir / "manifest.json")
+        except (OSError, InputError):
+            manifest = {}
+        entries = (manifest.get("targets") if isinstance(manifest, dict) else None) or {}
+        if not isinstance(entries, dict):
             entries = {}
         for tname, tstate in sorted(targets.items()):
             if tstate in BAD_STATES:
