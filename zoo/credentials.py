@@ -23,10 +23,8 @@ WANDB_LOGIN_HINT = "log in with `wandb login` (or export WANDB_API_KEY=<key from
 
 def _register(value: str) -> None:
     """Teach the scrubber a secret that did not come from the environment."""
-    try:
-        from zoo.secrets import register_secret  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:  # TODO(issue 15): the scrubber module is not merged yet; nothing to teach
-        return
+    from zoo.secrets import register_secret
+
     with contextlib.suppress(Exception):
         register_secret(value)
 
