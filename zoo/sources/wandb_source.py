@@ -252,8 +252,9 @@ def _remote_error(uri: str, base_url: str, problem: str, *, key: str = "") -> Re
     if re.search(r"\b401\b", msg) or "not logged in" in low or "authentic" in low or "api key" in low:
         return RemoteError(
             f"{uri}: W&B at {base_url} refused the credentials ({msg})",
-            hint="check WANDB_API_KEY (and WANDB_BASE_URL for a private server)",
+            hint="check WANDB_API_KEY or your `wandb login` key (and WANDB_BASE_URL for a private server)",
         )
     if "not found" in low or "does not exist" in low or low == "none":
         return RemoteError(f"{uri}: W&B has no such artifact ({msg})", hint="check entity/project/name:alias")
-    return RemoteError(f"{uri}: W&B at {base_url} failed ({msg})", hint="retry later or use a mirror")
+    return RemoteError(f"{uri}: W&B at {base_url} failed ({msg})",
+                       hint="retry later, use a mirror, or ZOO_OFFLINE=1 to pull from the cache only")
