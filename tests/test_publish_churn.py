@@ -13,7 +13,7 @@ from servers.hf_hub_server import HfHubServer
 
 def test_republish_with_only_new_times_makes_no_commit(tmp_path: Path, hf_server: HfHubServer) -> None:
     ws = make_workspace(tmp_path / "ws")
-    first = zoo_json(ws, "publish", "--tag", "v1")
+    first = zoo_json(ws, "publish", "--single-repo", "--tag", "v1")
     assert first["repos"][0]["commit"]
     # a fresh CI workspace re-measures the same numbers at another time
     for name in ("tiny", "tiny_child"):
@@ -21,9 +21,9 @@ def test_republish_with_only_new_times_makes_no_commit(tmp_path: Path, hf_server
         doc = json.loads(path.read_text())
         doc["measured_at"] = "2031-05-05T00:00:00Z"
         path.write_text(json.dumps(doc, indent=2))
-    dry = zoo_json(ws, "publish", "--dry-run")
+    dry = zoo_json(ws, "publish", "--single-repo", "--dry-run")
     assert dry["bytes"] == 0 and dry["repos"][0]["updates"] == []
-    again = zoo_json(ws, "publish", "--tag", "v1")
+    again = zoo_json(ws, "publish", "--single-repo", "--tag", "v1")
     assert again["bytes"] == 0 and again["repos"][0]["commit"] is None and again["repos"][0]["tag_created"] is False
     assert len(commit_bodies(hf_server)) == 1
     assert b"2031" not in hf_server.files(HUB_REPO)["tiny/verify.json"]
@@ -32,7 +32,7 @@ def test_republish_with_only_new_times_makes_no_commit(tmp_path: Path, hf_server
     doc = json.loads(path.read_text())
     doc["gate"]["measured"] = 0.5
     path.write_text(json.dumps(doc, indent=2))
-    res = zoo(ws, "publish", "--json")
+    res = zoo(ws, "publish", "--single-repo", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert [f["path"] for f in out["repos"][0]["updates"]] == ["tiny/verify.json"]
@@ -76,9 +76,9 @@ def test_publish_progress_counts_the_uploaded_bytes(tmp_path: Path, hf_server: H
     ws_root = make_workspace(tmp_path / "ws")
     ws = find_workspace(ws_root)
     rec = _Recorder()
-    result = publish_workspace(ws, load_registry(ws.registry_path), progress=rec)
+    result = publish_workspace(ws, load_registry(ws.registry_path), per_variant_repos=False, progress=rec)
     assert rec.total == result.bytes > 0 and rec.done >= rec.total
     files = hf_server.files(HUB_REPO)
     assert files["tiny/lejepa_weights.safetensors"] == (ws_root / "variants/tiny/lejepa_weights.safetensors").read_bytes()
-    res = zoo(ws_root, "publish", "--json")  # not a terminal: no progress output, one JSON document
+    res = zoo(ws_root, "publish", "--single-repo", "--json")  # not a terminal: no progress output, one JSON document
     assert res.exit_code == 0 and json.loads(res.stdout)["bytes"] == 0
