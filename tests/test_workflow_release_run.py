@@ -102,18 +102,24 @@ def test_release_workflow_runs_and_a_second_release_changes_nothing(
     merged = json.loads((first.artifacts / "verify-merged" / "verify-merged.json").read_text())
     assert merged["exit_code"] == 0 and merged["missing_shards"] == []
     published = json.loads((first.job_dirs["publish-0"] / "publish-report.json").read_text())
-    assert published["bytes"] > 0 and published["repos"][0]["commit"]
-    files = hf_server.files(HUB_REPO)
-    assert "tiny_q/targets/esp32/model.bin" in files and "tiny_q/model.lq40" in files
-    assert not any(p.startswith("gone/") for p in files)  # skipped, never verified: not published
-    hub = hf_server.repos[("model", HUB_REPO)]
-    assert hub.tags[TAG] == hub.branches["main"]
-    head, n_commits, gets = hub.branches["main"], len(hub.commits), _file_gets(wandb_server)
+    repos = {r["repo_id"] for r in published["repos"]}  # one repository per variant (the default layout)
+    assert repos == {f"{HUB_REPO}-tiny", f"{HUB_REPO}-tiny_q", f"{HUB_REPO}-tiny_t"}
+    assert published["bytes"] > 0 and all(r["commit"] for r in published["repos"])
+    files = hf_server.files(f"{HUB_REPO}-tiny_q")
+    assert "targets/esp32/model.bin" in files and "model.lq40" in files
+    assert ("model", f"{HUB_REPO}-gone") not in hf_server.repos  # skipped, never verified: not published
+    hubs = {rid: hf_server.repos[("model", rid)] for rid in repos}
+    assert all(h.tags[TAG] == h.branches["main"] for h in hubs.values())
+    before = {rid: (h.branches["main"], len(h.commits)) for rid, h in hubs.items()}
+    gets = _file_gets(wandb_server)
 
     # the same release again (fresh runners, the store restored from the cache keyed on the lock)
     second = runner.run("second")
     assert not second.failed(), "\n".join(f"{s.job}/{s.name}: {s.stderr[-2000:]}" for s in second.failed())
     again = json.loads((second.job_dirs["publish-0"] / "publish-report.json").read_text())
-    assert again["bytes"] == 0 and again["repos"][0]["commit"] is None and again["repos"][0]["tag_created"] is False
-    assert hub.branches["main"] == head == hub.tags[TAG] and len(hub.commits) == n_commits
+    assert again["bytes"] == 0
+    assert all(r["commit"] is None and r["tag_created"] is False for r in again["repos"])
+    assert again["collection"] is None or again["collection"]["changed"] is False
+    assert {rid: (h.branches["main"], len(h.commits)) for rid, h in hubs.items()} == before
+    assert all(h.tags[TAG] == h.branches["main"] for h in hubs.values())
     assert _file_gets(wandb_server) == gets  # checkpoints came from the cached store
