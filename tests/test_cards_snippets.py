@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from servers.hf_hub_server import HfHubServer
 
 # the publish command; a flag other developers add (e.g. an opt-in for synthetic weights) goes here
-PUBLISH_ARGS = ("publish", "--all")
+PUBLISH_ARGS = ("publish", "--all", "--allow-synthetic")  # the demo's weights are synthetic (issue 17)
 _SNIPPET = re.compile(r"## How to use\n\n```bash\npip install lewm-zoo\n```\n\n```python\n(.*?)```\n", re.DOTALL)
 _PRINTED = re.compile(r"print\(latent\.shape, trajectory\.shape\)  # (\(\d+,\) \(\d+, \d+\))\n")
 
