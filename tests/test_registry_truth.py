@@ -168,6 +168,13 @@ def test_shipped_records_pull_convert_quantize_verify_true_architectures(truth_w
     header = _lq40_header(ws / "variants" / "baseline_full" / "model.lq40")
     assert header["encoder_layers"] == 12 and header["mode"] == "full"
 
+    # declared targets gate verification: unbuilt, the variants fail and name the build to run
+    r = _zoo(ws, "verify", "slim_96d_4e_4p_full", "baseline_full", "--json")
+    assert r.exit_code == 1, r.output
+    assert "run `zoo build baseline_full --target esp32`" in r.output
+    # baseline_full's blob (~20 MB at 12 layers) builds for the registry's 32 MB-flash esp32 option
+    r = _zoo(ws, "build", "slim_96d_4e_4p_full", "baseline_full")
+    assert r.exit_code == 0, r.output
     r = _zoo(ws, "verify", "slim_96d_4e_4p_full", "baseline_full", "--json")
     assert r.exit_code == 0, r.output
     for name in ("slim_96d_4e_4p_full", "baseline_full"):
