@@ -100,7 +100,9 @@ def publish_plan_rows(result: Any) -> list[tuple[str, str, int, int]]:
 def _render_publish_plan(result: Any) -> None:
     from rich.table import Table
 
-    repos = ", ".join(rr.plan.repo_id for rr in result.repos) or "-"
+    from zoo.demo.run import describe_repos
+
+    repos = describe_repos([rr.plan.repo_id for rr in result.repos])
     table = Table(title=f"publish --dry-run plan: {safe(repos)}", title_justify="left")
     for col in ("variant", "gate", "files", "bytes"):
         table.add_column(col, justify="right" if col in ("files", "bytes") else "left")

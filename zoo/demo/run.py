@@ -164,6 +164,21 @@ def step_cards(ctx: DemoContext) -> str:
     return f"{len(paths)} card files, site at {index}"
 
 
+def describe_repos(repo_ids: list[str]) -> str:
+    """Short text for a plan's repositories: one id, or `12 repositories OWNER/PREFIX-<variant>` for the
+    per-variant layout (listing a dozen long ids helps nobody)."""
+    if len(repo_ids) <= 2:
+        return ", ".join(repo_ids) or "-"
+    # the common prefix of all ids is that of the lexicographically smallest and largest
+    lo, hi = min(repo_ids), max(repo_ids)
+    n = next((i for i, (a, b) in enumerate(zip(lo, hi, strict=False)) if a != b), min(len(lo), len(hi)))
+    prefix = lo[:n]
+    prefix = prefix[: prefix.rfind("-") + 1] if "-" in prefix else ""
+    if not prefix:
+        return f"{len(repo_ids)} repositories"
+    return f"{len(repo_ids)} repositories {prefix}<variant>"
+
+
 def step_publish_dry_run(ctx: DemoContext) -> str:
     try:
         from zoo.publish import plan_for_workspace
@@ -174,7 +189,7 @@ def step_publish_dry_run(ctx: DemoContext) -> str:
     result = plan_for_workspace(ctx.workspace, ctx.registry, list(ctx.names), offline=True, allow_synthetic=True)
     ctx.publish = result
     uploads = sum(len(r.plan.uploads) for r in result.repos)
-    repos = ", ".join(r.plan.repo_id for r in result.repos)
+    repos = describe_repos([r.plan.repo_id for r in result.repos])
     refused = len(result.refused)
     return (f"would upload {uploads} files ({result.bytes / 1e6:.1f} MB) to {repos}; "
             f"{refused} variant(s) refused by the verification gate")
