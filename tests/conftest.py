@@ -82,8 +82,9 @@ class DemoRun:
 
     workspace: Path
     exit_code: int
-    stdout: str
-    stderr: str
+    stdout: str  # results (tables as plain aligned text, the closing summary)
+    stderr: str  # progress, notes, table titles, errors
+    output: str = ""  # both, interleaved as written
 
 
 def _isolate(mp: pytest.MonkeyPatch, home: Path) -> None:
@@ -109,14 +110,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     with pytest.MonkeyPatch.context() as mp:
         _isolate(mp, root / "home")
         result = CliRunner().invoke(main, ["demo", str(workspace)], catch_exceptions=False)
-    return DemoRun(workspace, result.exit_code, result.stdout, result.stderr)
+    return DemoRun(workspace, result.exit_code, result.stdout, result.stderr, result.output)
 
 
 @pytest.fixture(scope="session")
 def demo_workspace(demo_run: DemoRun) -> Path:
     """Path of the session's demo workspace (fails the test when `zoo demo` failed)."""
     if demo_run.exit_code != 0:
-        pytest.fail(f"zoo demo exited {demo_run.exit_code}:\n{demo_run.stderr[-3000:]}")
+        pytest.fail(f"zoo demo exited {demo_run.exit_code}:\n{demo_run.output[-3000:]}")
     return demo_run.workspace
 
 

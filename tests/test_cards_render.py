@@ -62,7 +62,7 @@ def test_derived_variant_metadata_has_base_model_and_measured_results(ws_reg) ->
 def test_measured_card_body(ws_reg) -> None:  # type: ignore[no-untyped-def]
     ws, reg = ws_reg
     text = render_card(ws, reg, "slim_96d_4e_4p_full")
-    assert "Status: **pass**" in text
+    assert "Status: **verified**" in text
     assert "| rollout@20 (gate) | 0.999100 | 0.05 | pass |" in text
     lq40 = sha256_file(ws.variant_dir("slim_96d_4e_4p_full") / "model.lq40")
     assert f"| `model.lq40` | `{lq40}` |" in text  # the digest verify measured on
@@ -84,14 +84,14 @@ def test_measured_card_body(ws_reg) -> None:  # type: ignore[no-untyped-def]
     assert "## Intended uses & limitations" in root and "PushT only" in root and "non-commercial" in root
 
 
-def test_unmeasured_cards_say_pending_and_have_no_model_index(ws_reg) -> None:  # type: ignore[no-untyped-def]
+def test_unmeasured_cards_say_not_verified_and_have_no_model_index(ws_reg) -> None:  # type: ignore[no-untyped-def]
     ws, reg = ws_reg
-    pending = render_card(ws, reg, "baseline_wanda40_q4")
-    assert "**Verification pending.**" in pending
-    assert "| Verification | pending |" in pending
+    pending = render_card(ws, reg, "baseline_wanda40_q4")  # policy `pending`, never verified: "not verified"
+    assert "**Not verified.**" in pending and "(its verification policy is `pending`" in pending
+    assert "| Verification | not verified |" in pending
     assert "model-index" not in _meta(pending)
     unverified = render_card(ws, reg, "baseline_q4_pred")
-    assert "**Not yet verified.**" in unverified and "| Cosine (claim) | 0.9982 |" in unverified
+    assert "**Not verified.**" in unverified and "| Cosine (claim) | 0.9982 |" in unverified
     # FPGA report shown next to the original claims
     assert "## Hardware: FPGA" in unverified and "**passed**" in unverified
     assert "| LUT estimate (% of Arty A7-35T) | 10234 (49.2%) | 12% |" in unverified
@@ -108,7 +108,7 @@ def test_stale_verification_is_not_reported_as_measured(ws_reg) -> None:  # type
     assert "model-index" not in _meta(text)
     # a changed reference golden makes it stale as well
     (ws.variant_dir("slim_96d_4e_4p_full") / "model.lq40").write_bytes(b"LQ40" + bytes(60))
-    assert "| Verification | pass |" in render_card(ws, reg, "slim_96d_4e_4p_full")
+    assert "| Verification | verified |" in render_card(ws, reg, "slim_96d_4e_4p_full")
     (ws.variant_dir("slim_96d_4e_4p") / "golden.safetensors").write_bytes(b"new reference")
     assert "`../slim_96d_4e_4p/golden.safetensors`" in render_card(ws, reg, "slim_96d_4e_4p_full")
 
@@ -120,7 +120,7 @@ def test_collection_card_sections_and_claims(ws_reg) -> None:  # type: ignore[no
                     "## Quantization results", "## Pipeline", "## Citation", "## License"):
         assert heading in text, heading
     assert "[slim_96d_4e_4p_full](slim_96d_4e_4p_full/README.md)" in text
-    assert "Cosine (claim)" in text and "1 pass" in text
+    assert "Cosine (claim)" in text and "1 verified" in text
     assert "@article{maes2025lewm" in text
 
 
@@ -217,7 +217,7 @@ def test_cli_card_and_check(ws_reg, monkeypatch: pytest.MonkeyPatch) -> None:  #
     from zoo.cli import main
 
     ws, reg = ws_reg
-    monkeypatch.setattr("zoo.registry.load_registry", lambda path: reg)
+    monkeypatch.setattr("zoo.registry.load_registry", lambda path, **_: reg)
     runner = CliRunner()
     res = runner.invoke(main, ["-C", str(ws.root), "card", "--check", "--json"])
     assert res.exit_code == 1, res.output
@@ -250,7 +250,7 @@ def test_cards_for_the_project_registry(tmp_path: Path) -> None:
     for name, rec in reg.variants.items():
         text = (ws.cards_dir / name / "README.md").read_text(encoding="utf-8")
         meta = _meta(text)
-        assert ("Verification pending" in text) or ("Not yet verified" in text)
+        assert "**Not verified.**" in text and "| Verification | not verified |" in text
         if rec.parent:
             assert meta["base_model"] == f"{reg.collection.hub_repo}-{rec.parent}"
             assert meta["base_model_relation"] == "quantized"
@@ -262,7 +262,7 @@ def test_card_re_renders_an_existing_site(ws_reg, monkeypatch: pytest.MonkeyPatc
     from zoo.cli import main
 
     ws, reg = ws_reg
-    monkeypatch.setattr("zoo.registry.load_registry", lambda path: reg)
+    monkeypatch.setattr("zoo.registry.load_registry", lambda path, **_: reg)
     runner = CliRunner()
     res = runner.invoke(main, ["-C", str(ws.root), "card", "--all", "--json"])
     assert res.exit_code == 0 and json.loads(res.stdout)["site"] is None  # no site yet: none is created

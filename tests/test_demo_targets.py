@@ -27,7 +27,7 @@ FPGA_VARIANT = "baseline_hardwired"
 
 def _build(workspace: Path, name: str, target: str) -> tuple[int, str]:
     r = CliRunner().invoke(main, ["-C", str(workspace), "build", name, "--target", target, "--check"])
-    return r.exit_code, r.stderr
+    return r.exit_code, r.output
 
 
 def _manifest_entry(workspace: Path, name: str, target: str) -> dict[str, Any]:

@@ -187,6 +187,6 @@ def test_cli_golden_and_bench_by_name(tmp_path: Path) -> None:
     assert manifest["artifacts"]["golden.safetensors"]["sha256"] == info["sha256"]
     r = runner.invoke(main, ["-C", str(tmp_path), "bench", "tiny_f32", "--repeats", "1", "--warmup", "0"])
     assert r.exit_code == 0, r.output
-    assert "rollout20" in r.stderr
+    assert "rollout20" in r.stdout  # results on stdout
     r = runner.invoke(main, ["-C", str(tmp_path), "golden", "tiny_f3"])
     assert r.exit_code == 2 and "tiny_f3" in r.stderr and "Traceback" not in r.output

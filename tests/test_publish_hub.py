@@ -188,10 +188,10 @@ def test_dry_run_makes_no_write_call(ws: Path, hf_server: HfHubServer) -> None:
     assert out["repos"][0]["exists"] is False
     assert not [r for r in hf_server.requests if r.method in ("POST", "PUT", "DELETE")]
     assert hf_server.repos == {}
-    # human output: a table on stderr, stdout stays empty
+    # human output: the plan on stdout (plain text when piped), nothing but titles on stderr
     res = zoo(ws, "publish", "--single-repo", "--dry-run")
-    assert res.exit_code == 0 and res.stdout == ""
-    assert "tiny/lejepa_weights.safetensors" in res.stderr and "11 add" in res.stderr
+    assert res.exit_code == 0
+    assert "tiny/lejepa_weights.safetensors" in res.stdout and "11 add" in res.stdout
     assert not [r for r in hf_server.requests if r.method in ("POST", "PUT", "DELETE")]
 
 

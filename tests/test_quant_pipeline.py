@@ -44,7 +44,9 @@ def test_cli_path_form(tmp_path: Path) -> None:
     assert doc["results"][0]["mode"] == "q4-pred" and out.is_file()
     assert read_lq40(out).config == CFG
     r = CliRunner().invoke(main, ["quantize", str(tmp_path / "conv"), "--mode", "q8", "-o", str(out)])
-    assert r.exit_code == 2 and "unknown mode" in r.output
+    assert r.exit_code == 2 and "'q8' is not one of 'full', 'q4-pred'" in r.output  # a click.Choice
+    r = CliRunner().invoke(main, ["quantize", str(tmp_path / "conv"), "--mode", "q4pred", "-o", str(out)])
+    assert r.exit_code == 2 and "Did you mean 'q4-pred'?" in r.output
     r = CliRunner().invoke(main, ["quantize", str(tmp_path / "conv"), "--mode", "ternary", "-o", str(tmp_path / "t.safetensors")])
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["quantize", str(tmp_path), "--mode", "full", "-o", str(out)])

@@ -142,7 +142,8 @@ def test_workspace_found_upwards_and_with_C(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert len(doc["variants"]) == 22
-    assert {v["status"] for v in doc["variants"]} == {"absent"}
+    assert {v["status"] for v in doc["variants"]} == {"not verified"}
+    assert {v["stage"] for v in doc["variants"]} == {"absent"}
     empty = tmp_path.parent / (tmp_path.name + "_empty")
     empty.mkdir()
     res = runner.invoke(main, ["-C", str(empty), "list"])

@@ -194,8 +194,10 @@ def test_cli_build_unknown_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     from zoo.cli import main
 
     res = CliRunner().invoke(main, ["-C", str(tmp_path), "build", rec.name, "--target", "nope"])
-    assert res.exit_code == 2
-    assert "error: --target nope: no such target" in res.output
+    assert res.exit_code == 2  # a choice of the installed targets, with a suggestion for a near miss
+    assert "'nope' is not one of 'esp32'" in res.output
+    res = CliRunner().invoke(main, ["-C", str(tmp_path), "build", rec.name, "--target", "fgpa"])
+    assert res.exit_code == 2 and "Did you mean 'fpga'?" in res.output
 
 
 class FailingAfterWriteTarget(EchoTarget):

@@ -1,7 +1,9 @@
 """Small file helpers every stage uses: atomic writes and digests.
 
 Writes go to a temporary file in the destination directory, are fsynced, then renamed,
-so a crash never leaves a file that looks complete.
+so a crash never leaves a file that looks complete. The temporary file is created private (0600)
+and gets the mode a plain `open()` would have given (0666 minus the umask, 0777 minus it for
+executables) just before the rename, so a site served by nginx or a shared workspace stays readable.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -17,9 +20,42 @@ from typing import IO, Any
 _CHUNK = 1 << 20
 
 
+_UMASK: int | None = None
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read once. Linux reports it in /proc/self/status; elsewhere it can only be read
+    by setting it, which is done once, under a lock, restoring it immediately."""
+    global _UMASK
+    if _UMASK is None:
+        with _UMASK_LOCK:
+            if _UMASK is None:
+                _UMASK = _read_umask()
+    return _UMASK
+
+
+def _read_umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode(executable: bool = False) -> int:
+    """The mode `open()` (or a compiler, for executables) would give a new file under the current umask."""
+    return (0o777 if executable else 0o666) & ~current_umask()
+
+
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temp file next to `path`; on success fsync and rename it over `path`."""
+def atomic_writer(path: str | os.PathLike[str], mode: str = "wb", *, executable: bool = False) -> Iterator[IO[Any]]:
+    """Open a temp file next to `path`; on success fsync, give it the umask's mode and rename it over `path`."""
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _create_temp(dest.parent, f".{dest.name}.", ".part")
@@ -27,6 +63,10 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), file_mode(executable))
+            else:  # pragma: no cover - Windows: no permission bits to speak of
+                os.chmod(tmp, file_mode(executable))
             os.fsync(fh.fileno())
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
@@ -88,16 +128,16 @@ def contained_path(base: str | os.PathLike[str], rel: str | os.PathLike[str], *,
     return target
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    with atomic_writer(path, "wb") as fh:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, executable: bool = False) -> None:
+    with atomic_writer(path, "wb", executable=executable) as fh:
         fh.write(data)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, executable: bool = False) -> None:
     """Text files (cards, reports, JSON) never carry a credential: see zoo.secrets."""
     from zoo.secrets import scrub
 
-    atomic_write_bytes(path, scrub(text).encode("utf-8"))
+    atomic_write_bytes(path, scrub(text).encode("utf-8"), executable=executable)
 
 
 def dumps_json(obj: Any) -> str:

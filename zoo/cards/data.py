@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo._io import sha256_file
 from zoo.cards.redact import redact_json
 from zoo.errors import InputError
 from zoo.store.manifest import VariantManifest
@@ -181,13 +180,15 @@ class VariantFacts:
 
     @property
     def status(self) -> str:
-        """pass | fail | pending | stale | not verified."""
+        """verified | measured | failed | stale | not verified (`zoo.store.status.STATUSES`)."""
+        from zoo.store.status import status_from_verify
+
         if self.verify is None:
-            return "pending" if self.record.verification.status == "pending" else "not verified"
+            return status_from_verify("missing")
         if self.stale:
-            return "stale"
+            return status_from_verify("stale")
         status = str(self.verify.get("status", "pending"))
-        return status if status in ("pass", "fail", "pending") else "pending"
+        return status_from_verify(status if status in ("pass", "fail", "pending") else "pending")
 
     @property
     def gate_cosine(self) -> float | None:
@@ -232,7 +233,9 @@ def _digest(path: Path) -> str | None:
         return None
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _DIGESTS:
-        _DIGESTS[key] = sha256_file(path)
+        from zoo.store.digests import cached_sha256
+
+        _DIGESTS[key] = cached_sha256(path)
     return _DIGESTS[key]
 
 

@@ -467,10 +467,10 @@ def collection_context(registry: Registry, facts: list[VariantFacts]) -> dict[st
     tldr = []
     for fam in families:
         group = by_family[fam]
-        passed = [f for f in group if f.status == "pass"]
+        passed = [f for f in group if f.status == "verified"]
         # an f32 reference measured against its own golden outputs is 1.0 by construction, so
         # "best" only ranks derived (compressed) variants
-        measured = [f for f in group if f.record.is_derived and f.gate_cosine is not None and f.status in ("pass", "pending")]
+        measured = [f for f in group if f.record.is_derived and f.gate_cosine is not None and f.status in ("verified", "measured")]
         sized = [f for f in group if f.measured_size is not None]
         smallest = min(sized, key=lambda f: (f.measured_size, f.name)) if sized else None
         best = max(measured, key=lambda f: (f.gate_cosine or 0.0, f.name)) if measured else None
@@ -485,7 +485,9 @@ def collection_context(registry: Registry, facts: list[VariantFacts]) -> dict[st
         )
     derived = [f for f in facts if f.record.is_derived]
     benches = [f for f in facts if f.bench]
-    statuses = {s: sum(1 for f in facts if f.status == s) for s in ("pass", "fail", "pending", "stale", "not verified")}
+    from zoo.store.status import STATUSES
+
+    statuses = {s: sum(1 for f in facts if f.status == s) for s in STATUSES}
     return {
         "collection": registry.collection,
         "facts": facts,

@@ -6,7 +6,18 @@ from typing import Any
 
 import click
 
-from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.cli._app import (
+    ZooChoice,
+    app,
+    complete_variants,
+    console,
+    emit_json,
+    installed_target_names,
+    json_option,
+    main,
+    print_table,
+    results,
+)
 from zoo.text import safe
 
 
@@ -17,39 +28,57 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise UsageError(f"--option {pair!r}: expected KEY=VALUE")
+            raise UsageError(f"--set {pair!r}: expected KEY=VALUE")
         options[key] = value
     return options
 
 
 @main.command()
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_variants)
 @click.option("--all", "all_", is_flag=True, help="Build the declared targets of every variant in the registry.")
-@click.option("--target", "-t", "target_name", default=None,
-              help="Target name (see `zoo targets`); default: the variant's declared targets (registry `targets`).")
+@click.option("--target", "-t", "target_name", default=None, type=ZooChoice(loader=installed_target_names),
+              help="Target plugin (see `zoo targets`); default: the variant's declared targets (registry `targets`).")
 @click.option("--check", "run_check", is_flag=True, help="Also run the target's check (e.g. emulation).")
-@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Target-specific option.")
+@click.option("--set", "options", multiple=True, metavar="KEY=VALUE",
+              help="Target-specific setting, repeatable (esp32: encoder=on|off; fpga: layer, matrix, rows, ...).")
+@click.option("--option", "-o", "legacy_options", multiple=True, metavar="KEY=VALUE", hidden=True,
+              help="Deprecated spelling of --set.")
+@click.option("--no-build", is_flag=True, help="Fail instead of pulling/converting/quantizing missing inputs.")
 @json_option
 @click.pass_context
 def build(
     ctx: click.Context, names: tuple[str, ...], all_: bool, target_name: str | None, run_check: bool,
-    options: tuple[str, ...], as_json: bool,
+    options: tuple[str, ...], legacy_options: tuple[str, ...], no_build: bool, as_json: bool,
 ) -> None:
     """Build variant NAME for a hardware target into variants/NAME/targets/TARGET/.
 
     `zoo build NAME --target T`: one build. `zoo build NAME...` / `zoo build --all`: every target the
     variants declare in the registry (what `zoo verify` gates on); the first failure does not stop the others.
+    Missing inputs (the LQ40 file and what it is quantized from) are built first, as `zoo verify`
+    does; --no-build refuses instead.
     """
     from zoo.errors import UsageError, VerificationError
     from zoo.targets import build_target
 
+    if legacy_options:
+        console().print("[yellow]warning[/]: `-o/--option KEY=VALUE` is deprecated (-o means --output "
+                        "everywhere else); use `--set KEY=VALUE`")
     a = app(ctx)
     registry = a.registry()
+    options = legacy_options + options
     if len(names) == 1 and target_name is not None and not all_:
         record = registry.get(names[0])
+        from zoo.cli._prereq import ensure_numeric_files
+        from zoo.targets import accepts
+        from zoo.targets import registry as target_registry
+
+        target = target_registry.get_target(target_name)
+        # a wrong format is build_target's one-line error: build nothing for it
+        if accepts(target, record) and getattr(target, "needs_numeric_files", False):
+            ensure_numeric_files(a.workspace(), registry, record, build=not no_build, command="zoo build")
         with _BuildProgress(enabled=not as_json) as prog:
             result = build_target(a.workspace(), registry, record, target_name, _parse_options(options),
-                                  check=run_check, progress=prog.phase)
+                                  check=run_check, progress=prog.phase, target=target)
         if as_json:
             emit_json(result.to_json())
         else:
@@ -63,7 +92,13 @@ def build(
     if not names and not all_:
         raise UsageError("name a variant (or several), or pass --all", hint="e.g. zoo build --all --check")
     jobs = declared_builds(registry, names, all_, target_name)
-    _build_inputs(a.workspace(), registry, [rec for rec, _ in jobs])
+    if no_build:
+        from zoo.cli._prereq import ensure_numeric_files
+
+        for rec in {rec.name: rec for rec, _ in jobs}.values():
+            ensure_numeric_files(a.workspace(), registry, rec, build=False, command="zoo build")
+    else:
+        _build_inputs(a.workspace(), registry, [rec for rec, _ in jobs])
     from zoo.targets.batch import build_many
 
     with _BuildProgress(enabled=not as_json) as prog:
@@ -117,11 +152,10 @@ def _render_outcomes(outcomes: list[Any]) -> None:
     for o in outcomes:
         result = f"[red]{escape(o.error)}[/red]" if o.error else "[green]built[/green]"
         check = "-" if o.check is None else ("[green]pass[/green]" if o.check.get("passed") else "[red]FAIL[/red]")
-        table.add_row(o.variant, o.target, str(len(o.artifacts)), check, result)
-    con = console()
-    con.print(table)
+        table.add_row(safe(o.variant), safe(o.target), str(len(o.artifacts)), check, result)
+    print_table(table)
     if not outcomes:
-        con.print("no variant in the selection declares a target")
+        results().print("no variant in the selection declares a target")
 
 
 def _render_build(result: Any) -> None:
@@ -134,13 +168,12 @@ def _render_build(result: Any) -> None:
     table.add_column("sha256")
     for row in result.artifacts:
         table.add_row(safe(row["path"]), safe(row["kind"]), safe(f"{row['size']:,}"), safe(row["sha256"][:12]))
-    con = console()
-    con.print(table)
+    print_table(table)
     if result.check is not None:
         for spec in check_tables(result.check):
-            con.print(_rich_table(spec))
+            print_table(_rich_table(spec))
         status = "[green]PASS[/green]" if result.check.get("passed") else "[red]FAIL[/red]"
-        con.print(f"check: {status} {safe(result.check.get('summary', ''))}")
+        results().print(f"check: {status} {safe(result.check.get('summary', ''))}")
 
 
 def check_tables(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -169,23 +202,26 @@ def _rich_table(spec: dict[str, Any]) -> Any:
 @main.command()
 @json_option
 def targets(as_json: bool) -> None:
-    """List installed build targets (entry-point group zoo.targets)."""
+    """List installed build targets (entry-point group zoo.targets) and the programs each runs."""
     from zoo.targets import discover_targets
 
     rows = [info.describe() for info in discover_targets().values()]
     if as_json:
         emit_json({"targets": rows})
         return
+    import shutil
+
     from rich.table import Table
 
     table = Table(title="installed targets", title_justify="left")
-    for col in ("name", "package", "version", "formats", "description"):
+    for col in ("name", "package", "version", "formats", "tools", "description"):
         table.add_column(col)
     for row in rows:
         desc = safe(row["description"]) if row["loaded"] else f"[red]not loadable: {safe(row['error'])}[/red]"
+        tools = ", ".join(safe(t) if shutil.which(t) else f"[red]{safe(t)} (missing)[/]" for t in row.get("tools") or []) or "-"
         table.add_row(safe(row["name"]), safe(row["package"]), safe(row["version"]), safe(", ".join(row["formats"])),
-                      desc)
-    console().print(table)
+                      tools, desc)
+    print_table(table)
 
 
 class _BuildProgress:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.cli._app import app, complete_variants, console, emit_json, json_option, main, results
 from zoo.text import safe
 
 
 @main.command()
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_variants)
 @click.option("--all", "all_", is_flag=True, help="Render the card of every registry variant.")
 @click.option("--check", is_flag=True, help="Render in memory and exit 1 if committed cards are out of date.")
 @json_option
@@ -33,12 +33,12 @@ def card(ctx: click.Context, names: tuple[str, ...], all_: bool, check: bool, as
         if as_json:
             emit_json({"schema_version": 1, "up_to_date": not stale, "out_of_date": stale})
         elif stale:
-            console().print(f"[red]{len(stale)} card file(s) out of date:[/red]")
+            results().print(f"[red]{len(stale)} card file(s) out of date:[/red]")
             for path in stale:
-                console().print(f"  {safe(path)}")
+                results().print(f"  {safe(path)}")
             console().print("hint: run `zoo card --all` (it re-renders an existing cards/site/ too) and commit cards/")
         else:
-            console().print("cards are up to date")
+            results().print("cards are up to date")
         ctx.exit(1 if stale else 0)
     selected = [r.name for r in reg.select(names, all_=all_)]
     paths = write_cards(ws, reg, selected)
@@ -50,9 +50,9 @@ def card(ctx: click.Context, names: tuple[str, ...], all_: bool, check: bool, as
         emit_json({"schema_version": 1, "written": rels, "site": site_rel})
     else:
         for rel in rels:
-            console().print(f"wrote {safe(rel)}")
+            results().print(f"wrote {safe(rel)}")
         if site_rel:
-            console().print(f"re-rendered the site ({safe(site_rel)})")
+            results().print(f"re-rendered the site ({safe(site_rel)})")
 
 
 @main.command()
@@ -80,7 +80,7 @@ def site(ctx: click.Context, serve: bool, port: int, as_json: bool) -> None:
         if as_json:
             emit_json({"schema_version": 1, "index": str(index)})
         else:
-            console().print(f"site written; open file://{safe(index)}")
+            results().print(f"site written; open {safe(index.as_uri())}")
         return
     from zoo.serve import make_server
 
@@ -93,7 +93,7 @@ def site(ctx: click.Context, serve: bool, port: int, as_json: bool) -> None:
     if as_json:
         emit_json({"schema_version": 1, "index": str(index), "url": url})
     else:
-        console().print(f"serving {safe(ws.root)} on 127.0.0.1 only; open {safe(url)} (Ctrl-C stops)", soft_wrap=True)
+        results().print(f"serving {safe(ws.root)} on 127.0.0.1 only; open {safe(url)} (Ctrl-C stops)", soft_wrap=True)
     sys.stdout.flush()
     try:
         server.serve_forever()

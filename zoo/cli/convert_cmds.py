@@ -7,12 +7,12 @@ from typing import Any
 
 import click
 
-from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.cli._app import app, complete_variants_or_paths, emit_json, json_option, main, print_table, results
 from zoo.text import plain, safe
 
 
 @main.command()
-@click.argument("target")
+@click.argument("target", shell_complete=complete_variants_or_paths)
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output directory when TARGET is a checkpoint file.")
 @json_option
@@ -56,11 +56,11 @@ def convert(ctx: click.Context, target: str, output: Path | None, as_json: bool)
 
 
 def _render_result(result: Any) -> None:
-    # Plain click.echo on stderr, not rich: this summary has no tables, and importing rich costs more
+    # Plain click.echo on stdout, not rich: this summary has no tables, and importing rich costs more
     # than a third of the conversion itself. The weights digest is printed only when already known
     # (variant mode records it in the manifest); hashing 60 MB just to print it would double the I/O.
     def say(text: str = "") -> None:
-        click.echo(text, err=True)
+        click.echo(text)
 
     ok = click.style("up to date" if result.up_to_date else "converted", fg="green", bold=True)
     if result.up_to_date:
@@ -102,7 +102,7 @@ def _render_info(info: dict[str, Any]) -> None:
         return
     from rich.table import Table
 
-    con = console()
+    con = results()
     con.print(f"[bold]{safe(info['path'])}[/]  ({safe(info['format'])}, {safe(info.get('size', 0))} bytes)")
     for key in ("kind", "root_class", "metadata"):
         if info.get(key):
@@ -118,14 +118,14 @@ def _render_info(info: dict[str, Any]) -> None:
         table.add_column(col)
     for t in tensors:
         table.add_row(safe(t["name"]), safe(t["dtype"]), safe("x".join(str(s) for s in t["shape"]) or "scalar"))
-    con.print(table)
+    print_table(table)
     con.print(f"  {len(tensors)} tensors, {safe(info.get('parameters', 0))} elements")
 
 
 def _render_lq40(info: dict[str, Any]) -> None:
     from rich.table import Table
 
-    con = console()
+    con = results()
     con.print(f"[bold]{safe(info['path'])}[/]  (LQ40 mode {safe(info.get('mode'))}, {safe(info.get('size', 0))} bytes"
               + (", zoo extension" if info.get("zoo_extension") else "") + ")")
     cfg = info.get("config") or {}
@@ -143,6 +143,6 @@ def _render_lq40(info: dict[str, Any]) -> None:
         sparsity = f"{m['sparsity']:.3f}" if m and m.get("sparsity") is not None else ""
         table.add_row(safe(sec["name"]), safe(sec["kind"]), safe(sec["offset"]),
                       safe(sec.get("length", m["bytes"] if m else "")), safe(shape), sparsity)
-    con.print(table)
+    print_table(table)
     if info.get("totals"):
         con.print(f"  totals: {safe(info['totals'])}")

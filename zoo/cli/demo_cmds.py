@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from zoo.cli._app import console, emit_json, json_option, main
+from zoo.cli._app import console, emit_json, json_option, main, print_table, results
 from zoo.text import safe
 
 
@@ -25,7 +25,7 @@ def demo(directory: Path, as_json: bool) -> None:
 
     with _StepProgress(enabled=not as_json) as prog:
         try:
-            ctx, results = run_demo(directory, on_step=prog.on_step, notify=prog.notify)
+            ctx, steps = run_demo(directory, on_step=prog.on_step, notify=prog.notify)
         except DemoFailed as failed:
             if not as_json:
                 _render(failed.results, failed.ctx.reports)
@@ -34,24 +34,24 @@ def demo(directory: Path, as_json: bool) -> None:
         emit_json({
             "schema_version": 1,
             "directory": str(ctx.directory),
-            "steps": [r.__dict__ for r in results],
+            "steps": [r.__dict__ for r in steps],
             "verify": [r.to_json() for r in ctx.reports],
             "publish_dry_run": ctx.publish.to_json() if ctx.publish is not None else None,
             "site": ctx.site_index.as_uri() if ctx.site_index is not None else None,
         })
     else:
-        _render(results, ctx.reports)
+        _render(steps, ctx.reports)
         if ctx.publish is not None:
             _render_publish_plan(ctx.publish)
-        console().print(f"demo workspace: {safe(ctx.directory)}  "
+        results().print(f"demo workspace: {safe(ctx.directory)}  "
                         f"(try `{safe(_zoo_command())} -C {safe(directory)} verify --all`)")
         if ctx.site_index is not None:
-            console().print(f"open {safe(ctx.site_index.as_uri())}", soft_wrap=True)
+            results().print(f"open {safe(ctx.site_index.as_uri())}", soft_wrap=True)
     if any(r.failed for r in ctx.reports):
         raise SystemExit(1)
 
 
-def _render(results: list[Any], reports: list[Any]) -> None:
+def _render(steps: list[Any], reports: list[Any]) -> None:
     from rich.table import Table
 
     if reports:
@@ -68,14 +68,14 @@ def _render(results: list[Any], reports: list[Any]) -> None:
             vt.add_row(safe(r.variant), safe(r.kind), safe(gate.get("metric", "-")),
                        "-" if measured is None else f"{float(measured):.6f}",
                        "-" if thr is None else f"{thr:.6f}", f"[{color}]{safe(r.status)}[/]")
-        console().print(vt)
+        print_table(vt)
     st = Table(title="zoo demo", title_justify="left")
     for col in ("step", "status", "seconds", "detail"):
         st.add_column(col)
-    for r in results:
+    for r in steps:
         color = {"done": "green", "skipped": "yellow"}.get(r.status, "red")
         st.add_row(safe(r.step), f"[{color}]{safe(r.status)}[/]", f"{r.seconds:.1f}", safe(r.detail))
-    console().print(st)
+    print_table(st)
 
 
 def publish_plan_rows(result: Any) -> list[tuple[str, str, int, int]]:
@@ -114,8 +114,8 @@ def _render_publish_plan(result: Any) -> None:
         total_files += count
         total_bytes += size
     table.add_row("[bold]total[/]", "", f"[bold]{total_files}[/]", f"[bold]{total_bytes:,}[/]")
-    console().print(table)
-    console().print(f"offline plan for the placeholder {repos} (compared with an empty repository); nothing was "
+    print_table(table)
+    results().print(f"offline plan for the placeholder {repos} (compared with an empty repository); nothing was "
                     "uploaded. These are synthetic weights: `zoo publish` refuses them without --allow-synthetic "
                     "and never publishes a demo workspace to the real collection (attocode/*).")
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.cli._app import app, emit_json, json_option, main, print_table, results
 from zoo.errors import UsageError
 from zoo.text import safe
 
@@ -22,8 +22,10 @@ def _is_converted_dir(target: str) -> bool:
     return p.is_dir() and (p / "config.json").is_file()
 
 
-def _variant_weights(ctx: click.Context, name: str) -> tuple[str, LeWMConfig, dict[str, np.ndarray]]:
-    """(label, config, canonical f32 weights) of a registry variant or a converted directory."""
+def _variant_weights(ctx: click.Context, name: str, *, build: bool | None = None) -> tuple[str, LeWMConfig, dict[str, np.ndarray]]:
+    """(label, config, canonical f32 weights) of a registry variant or a converted directory; with `build`
+    missing files of a registry variant are built first (pull, convert, quantize), as `zoo verify` does;
+    `build=False` refuses with the missing files named; None leaves them to the reader's own error)."""
     if _is_converted_dir(name):
         from zoo.formats.lewm_config import LeWMConfig
         from zoo.model.engine import CONFIG_FILE, WEIGHTS_FILE, read_safetensors
@@ -38,6 +40,10 @@ def _variant_weights(ctx: click.Context, name: str) -> tuple[str, LeWMConfig, di
     kind_rec = registry.parent_of(rec) if rec.format.kind == "hdl" else rec
     if kind_rec is None:
         raise UsageError(f"{rec.name}: has no weights to benchmark")
+    if build is not None:
+        from zoo.cli._prereq import ensure_numeric_files
+
+        ensure_numeric_files(obj.workspace(), registry, kind_rec, build=build, command="zoo bench")
     config, weights, _ = variant_weights(obj.workspace(), registry, kind_rec)
     return rec.name, config, weights
 
@@ -105,7 +111,7 @@ def golden_cmd(ctx: click.Context, target: str, output: Path | None, as_json: bo
     if as_json:
         emit_json(result)
     else:
-        console().print(
+        results().print(
             f"[green]golden[/] {safe(label)}: {safe(path)} (|z| {result['latent_norm']:.4f}, "
             f"|z20| {result['rollout20_norm']:.4f}, sha256 {result['sha256'][:12]})"
         )
@@ -114,16 +120,20 @@ def golden_cmd(ctx: click.Context, target: str, output: Path | None, as_json: bo
 @main.command("bench")
 @click.argument("target")
 @click.option("--repeats", type=click.IntRange(1, 1000), default=10, show_default=True, help="Timed runs per op.")
-@click.option("--warmup", type=click.IntRange(0, 100), default=2, show_default=True)
-@click.option("--batch", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option("--warmup", type=click.IntRange(0, 100), default=2, show_default=True,
+              help="Untimed runs per op before timing (page in weights, warm caches).")
+@click.option("--batch", type=click.IntRange(1, 256), default=1, show_default=True, help="Batch size of every op.")
 @click.option("--save", is_flag=True,
               help="Write variants/NAME/bench.json (shown on the card by `zoo card`); registry variants only.")
+@click.option("--no-build", is_flag=True,
+              help="Fail instead of pulling/converting/quantizing a registry variant's missing weights.")
 @json_option
 @click.pass_context
 def bench_cmd(ctx: click.Context, target: str, repeats: int, warmup: int, batch: int, save: bool,
-              as_json: bool) -> None:
+              no_build: bool, as_json: bool) -> None:
     """Time the numpy engine on variant NAME (or a converted DIR): encode, predict, 20-step rollout (median ms).
 
+    Missing weights of a registry variant are built first, as `zoo verify` does (--no-build refuses).
     With --save the result goes to variants/NAME/bench.json; `zoo card NAME` then shows it in the
     card's "Benchmarks (this machine)" table next to the original collection's claimed timings.
     """
@@ -133,7 +143,7 @@ def bench_cmd(ctx: click.Context, target: str, repeats: int, warmup: int, batch:
     if save and _is_converted_dir(target):
         raise UsageError(f"zoo bench {target} --save: --save needs a registry variant NAME, not a directory",
                          hint="drop --save, or run it in a workspace: zoo bench NAME --save")
-    label, config, weights = _variant_weights(ctx, target)
+    label, config, weights = _variant_weights(ctx, target, build=not no_build)
     model = LeWM.from_weights(config, weights, source=label)
     result = {"variant": label, **bench_model(model, repeats=repeats, warmup=warmup, batch=batch)}
     saved = None
@@ -153,6 +163,6 @@ def bench_cmd(ctx: click.Context, target: str, repeats: int, warmup: int, batch:
         table.add_column(col, justify="right" if col != "op" else "left")
     for op in ("encode", "predict", "rollout20"):
         table.add_row(op, f"{result[op]['median_ms']:.2f}", f"{result[op]['min_ms']:.2f}")
-    console().print(table)
+    print_table(table)
     if saved is not None:
-        console().print(f"saved {safe(saved)} (run `zoo card {safe(label)}` to show it on the card)")
+        results().print(f"saved {safe(saved)} (run `zoo card {safe(label)}` to show it on the card)")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.cli._app import app, complete_variants, emit_json, json_option, main, print_table, results
 from zoo.text import safe
 
 if TYPE_CHECKING:
@@ -26,10 +26,10 @@ def _size(n: int) -> str:
 
 
 def render_result(result: PublishResult) -> None:
-    """Rich tables on stderr: the variants' gate, then each repository's adds/updates/deletes."""
+    """Tables on stdout: the variants' gate, then each repository's adds/updates/deletes."""
     from rich.table import Table
 
-    con = console()
+    con = results()
     gate = Table(title="verification gate")
     for col in ("variant", "state", "gate", "reason"):
         gate.add_column(col, overflow="fold")
@@ -38,7 +38,7 @@ def render_result(result: PublishResult) -> None:
         measured = f"{c.metric}={c.measured:.4f}" if c.metric and c.measured is not None else "-"
         gate.add_row(safe(c.name), f"[{style.get(c.state, 'white')}]{safe(c.state)}[/]", safe(measured),
                      safe("; ".join(c.reasons)))
-    con.print(gate)
+    print_table(gate)
     for rr in result.repos:
         p = rr.plan
         title = f"{'plan' if result.dry_run else 'published'}: {safe(p.repo_id)}"
@@ -58,7 +58,7 @@ def render_result(result: PublishResult) -> None:
         for path in p.extra:
             table.add_row("[dim]keep (remote only; --prune deletes)[/]", safe(path), "")
         if table.row_count:
-            con.print(table)
+            print_table(table)
         line = (f"{len(p.adds)} add, {len(p.updates)} update, {len(p.deletes)} delete, "
                 f"{len(p.unchanged)} unchanged, {_size(p.bytes)} to upload")
         if not result.dry_run:
@@ -109,7 +109,7 @@ def render_collection(result: PublishResult) -> None:
 
 
 @main.command("publish")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_variants)
 @click.option("--all", "all_", is_flag=True, help="Publish every variant in the registry.")
 @click.option("--repo", default=None, metavar="ID", help="Hub repository (default: collection.hub_repo).")
 @click.option("--tag", default=None, metavar="TAG", help="Create this release tag on the final commit.")

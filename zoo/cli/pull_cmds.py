@@ -6,12 +6,12 @@ from typing import Any
 
 import click
 
-from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.cli._app import app, complete_variants, console, emit_json, json_option, main, print_table
 from zoo.text import safe
 
 
 @main.command()
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_variants)
 @click.option("--all", "all_", is_flag=True, help="Pull every variant in the registry.")
 @click.option("--offline", is_flag=True, help="Use the cache only (also HF_HUB_OFFLINE=1 / WANDB_MODE=offline).")
 @click.option("--refresh", is_flag=True, help="Ask the sources again even if the cache has the checkpoint.")
@@ -86,7 +86,7 @@ def render_pull_table(outcomes: list[Any]) -> None:
         served = "cache" if f.cached else (f.served_by or "?")
         table.add_row(safe(o.variant if o.variant == o.root else f"{o.variant} (via {o.root})"), safe(f.file),
                       safe(served), safe(f.version or "-"), _size(f.size), safe(f.sha256[:12]), safe(o.converted))
-    console().print(table)
+    print_table(table)
     for o in outcomes:
         for note in o.fetch.skipped:
             console().print(f"[yellow]note[/]: {safe(o.root)}: {safe(note)}")

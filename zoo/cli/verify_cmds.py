@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.cli._app import app, complete_variants, console, emit_json, json_option, main, print_table, results
 from zoo.errors import UsageError
 from zoo.text import safe
 
@@ -66,7 +66,7 @@ def _pin_blas_threads() -> None:
 
 
 @main.command("verify")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_variants)
 @click.option("--all", "all_", is_flag=True, help="Verify every variant in the registry.")
 @click.option("--no-build", is_flag=True, help="Fail instead of pulling/converting/quantizing missing artifacts.")
 @click.option("--strict", is_flag=True, help="Let variants with a `pending` policy fail the run too.")
@@ -127,12 +127,12 @@ def verify_cmd(
     selection = [r.name for r in records]
 
     t0 = time.perf_counter()
-    if as_json or not sys.stderr.isatty():
+    if as_json or not console().is_terminal:
         reports = run_many(workspace, registry, records, build=not no_build, strict=strict, jobs=jobs)
-    else:
+    else:  # live progress table on stderr; the final table is the result, on stdout
         reports = _run_live(workspace, registry, records, build=not no_build, strict=strict, jobs=jobs)
     doc = report_document(reports, shard=shard_spec, strict=strict, selection=selection, wall_s=time.perf_counter() - t0)
-    _finish(doc, reports, as_json, printed_table=not (as_json or not sys.stderr.isatty()))
+    _finish(doc, reports, as_json)
 
 
 def _run_live(workspace: Any, registry: Any, records: list[Any], *, build: bool, strict: bool, jobs: int) -> list[Any]:
@@ -143,7 +143,7 @@ def _run_live(workspace: Any, registry: Any, records: list[Any], *, build: bool,
     names = [r.name for r in records]
     stages: dict[str, str] = {}
     finished: list[VerifyReport] = []
-    with Live(_table([], stages, names), console=console(), refresh_per_second=4) as live:
+    with Live(_table([], stages, names), console=console(), refresh_per_second=4, transient=True) as live:
 
         def progress(name: str, stage: str) -> None:
             stages[name] = stage
@@ -155,11 +155,11 @@ def _run_live(workspace: Any, registry: Any, records: list[Any], *, build: bool,
     return reports
 
 
-def _finish(doc: dict[str, Any], reports: list[Any], as_json: bool, *, printed_table: bool = False) -> None:
+def _finish(doc: dict[str, Any], reports: list[Any], as_json: bool) -> None:
     if as_json:
         emit_json(doc)
-    elif not printed_table:
-        console().print(_table(reports))
+    else:
+        print_table(_table(reports))
     s = doc["summary"]
     line = f"{s['pass']} pass, {s['fail']} fail, {s['pending']} pending, {s['error']} error"
     if doc.get("missing_shards"):
@@ -167,18 +167,18 @@ def _finish(doc: dict[str, Any], reports: list[Any], as_json: bool, *, printed_t
     if doc.get("unreported"):
         line += f"; not reported: {safe(', '.join(doc['unreported']))}"
     if not as_json:
-        console().print(line)
-    for r in reports:
+        results().print(line)
+    for r in reports:  # with --json these are logs (the document has them); otherwise part of the result
         if r.exit_code:
-            console().print(f"[red]{safe(r.variant)}[/]: {safe(r.reason)}")
+            (console() if as_json else results()).print(f"[red]{safe(r.variant)}[/]: {safe(r.reason)}")
     code = int(doc["exit_code"])
     if code:
         sys.exit(code)
 
 
 @main.command("diff")
-@click.argument("a")
-@click.argument("b")
+@click.argument("a", shell_complete=complete_variants)
+@click.argument("b", shell_complete=complete_variants)
 @json_option
 @click.pass_context
 def diff_cmd(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
@@ -221,8 +221,8 @@ def diff_cmd(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
         table.add_column(lab, justify="right")
     for i, (lab, row) in enumerate(zip(result["labels"], result["matrix"], strict=True)):
         table.add_row(safe(lab), *(f"[bold]{v:.4f}[/]" if i == j else f"{v:.4f}" for j, v in enumerate(row)))
-    console().print(table)
-    console().print(
+    print_table(table)
+    results().print(
         f"drift |‖s20‖-‖z‖|/‖z‖: {safe(a)} {result['drift']['a']:.4f}, {safe(b)} {result['drift']['b']:.4f}"
         + ("" if same_inputs else "  [yellow](golden inputs differ)[/]")
     )

@@ -3,8 +3,8 @@
 The mirror holds, per f32 root, `torch.save(jepa_module)`-format bytes (crucible's object checkpoint)
 of seeded random weights at the real architecture sizes, written without torch, laid out like a W&B
 artifact (`mirror/<artifact>/<file>` + `manifest.json`). The demo registry copies the real registry's
-records for those roots and all their derived variants, points the sources at the mirror (with
-sha256), and labels the thresholds that had to change for synthetic weights.
+records for those roots and all their derived variants, points the sources at the mirror with
+workspace-relative URIs (`file:mirror/<artifact>`, so the directory can be moved) and sha256, and labels the thresholds that had to change for synthetic weights.
 """
 
 from __future__ import annotations
@@ -56,6 +56,14 @@ class MirrorEntry:
     @property
     def uri(self) -> str:
         return self.directory.resolve().as_uri()
+
+    def relative_uri(self, workspace_dir: Path) -> str:
+        """`file:mirror/<artifact>`: resolved against the workspace, so the demo can be copied or moved."""
+        import os
+        from urllib.parse import quote
+
+        rel = Path(os.path.relpath(self.directory.resolve(), workspace_dir.resolve())).as_posix()
+        return f"file:{quote(rel)}"
 
 
 PACKAGED_REGISTRY = Path("data") / "registry.yaml"  # inside the zoo package of a wheel (hatch force-include)
@@ -151,7 +159,7 @@ def write_demo_registry(workspace_dir: Path, mirror: list[MirrorEntry]) -> Path:
     for root, m in by_root.items():
         prov = variants[root]["provenance"]
         src = CommentedMap()
-        src["uri"] = m.uri
+        src["uri"] = m.relative_uri(workspace_dir)
         src["file"] = m.file
         src["sha256"] = m.sha256
         src["size"] = m.size

@@ -6,6 +6,7 @@ not only the first. Valid files become frozen `VariantRecord`s (validated once, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import functools
@@ -13,7 +14,6 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ from zoo.registry.records import (
 
 @functools.cache
 def registry_schema() -> dict[str, Any]:
+    from importlib import resources  # here: a registry read back from the cache needs no schema
+
     text = resources.files("zoo.registry").joinpath("registry.schema.json").read_text(encoding="utf-8")
     return json.loads(text)
 
@@ -226,6 +228,20 @@ def _cross_problems(data: dict[str, Any]) -> list[_At]:
             problems.append(_At(("variants", name, "parent"), f"{where}: {unknown_variant_message(parent, names)}"))
         if parent == name:
             problems.append(_At(("variants", name, "parent"), f"{where}: a variant cannot be its own parent"))
+    # file: sources must name a local directory: file:///abs, or file:mirror/x relative to the workspace
+    from zoo.registry.uris import file_uri_problem
+
+    for name, rec in variants.items():
+        prov = rec.get("provenance") if isinstance(rec, dict) else None
+        sources = prov.get("sources") if isinstance(prov, dict) else None
+        for i, src in enumerate(sources if isinstance(sources, list) else []):
+            uri = src.get("uri") if isinstance(src, dict) else None
+            if isinstance(uri, str) and uri.startswith("file:"):
+                problem = file_uri_problem(uri)
+                if problem is not None:
+                    problems.append(_At(("variants", name, "provenance", "sources", i, "uri"),
+                                        f"{_dotted(['variants', name, 'provenance', 'sources', i, 'uri'])}: {problem[0]}",
+                                        problem[1]))
     # parent cycles (longer than a self-reference, which is reported above) and over-deep chains; each
     # variant is walked once (states: 1 on the current walk, 2 finished; depth = length of its chain)
     state: dict[str, int] = {}
@@ -399,8 +415,27 @@ def _leaf_errors(err: Any) -> list[_At]:
 # --------------------------------------------------------------------------- records
 
 
-def load_registry(path: str | os.PathLike[str]) -> Registry:
+_CACHE_DIR: Path | None = None
+
+
+def use_cache_dir(directory: str | os.PathLike[str] | None) -> None:
+    """Make `load_registry` remember checked registries in `directory` (the CLI uses the zoo cache)."""
+    global _CACHE_DIR
+    _CACHE_DIR = Path(directory) if directory is not None else None
+
+
+def load_registry(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None) -> Registry:
+    """Parse, check and build the registry. With a cache directory (`cache_dir`, else `use_cache_dir`'s), a
+    registry that passed every check before and is unchanged since (same file stamps, same schema and
+    loader) is rebuilt from the plain data remembered there, skipping the YAML parse and the schema
+    validation (most of `zoo list`'s time)."""
     p = Path(path)
+    if cache_dir is None:
+        cache_dir = _CACHE_DIR
+    if cache_dir is not None:
+        hit = _cache_read(p, Path(cache_dir))
+        if hit is not None:
+            return _build(p, *hit)
     problems, data, parsed = _check(p)
     if problems or data is None or parsed is None:
         n = len(problems)
@@ -410,8 +445,11 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
             hint=None if n == 1 else "run `zoo registry check` for the full list",
         )
     variants = data["variants"]
+    lines = dict(parsed.variant_lines)
     arch_lines = {name: _architecture_lines(variants, parsed.arch_lines, name) for name in variants}
-    return _build(p, data, parsed.variant_lines, arch_lines)
+    if cache_dir is not None:
+        _cache_write(p, Path(cache_dir), data, lines, arch_lines)
+    return _build(p, data, lines, arch_lines)
 
 
 def _architecture_lines(variants: dict[str, Any], declared: dict[str, dict[str, int]], name: str) -> dict[str, int]:
@@ -428,6 +466,58 @@ def _architecture_lines(variants: dict[str, Any], declared: dict[str, dict[str, 
             return declared[cur]
         cur = rec.get("parent")
     return {}
+
+
+_RACY_S = 2.0  # a file changed this recently may change again within its timestamp granularity
+
+
+def _cache_key(p: Path) -> tuple[str, list[int]] | None:
+    import hashlib
+
+    try:
+        real = os.path.realpath(p)
+        st = os.stat(real)
+        deps = [os.stat(__file__), os.stat(Path(__file__).with_name("registry.schema.json"))]
+    except OSError:
+        return None
+    stamp = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    stamp += [d.st_mtime_ns for d in deps] + [d.st_size for d in deps]
+    return hashlib.sha256(real.encode()).hexdigest()[:24], stamp
+
+
+def _cache_read(p: Path, cache_dir: Path) -> tuple[dict[str, Any], dict[str, int], dict[str, dict[str, int]]] | None:
+    from zoo import __version__
+
+    key = _cache_key(p)
+    if key is None:
+        return None
+    try:
+        doc = json.loads((cache_dir / f"{key[0]}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("stamp") != key[1] or doc.get("zoo") != __version__:
+        return None
+    data, lines, arch_lines = doc.get("data"), doc.get("lines"), doc.get("arch_lines")
+    if isinstance(data, dict) and isinstance(lines, dict) and isinstance(arch_lines, dict):
+        return data, lines, arch_lines
+    return None
+
+
+def _cache_write(p: Path, cache_dir: Path, data: dict[str, Any], lines: dict[str, int],
+                 arch_lines: dict[str, dict[str, int]]) -> None:
+    import time
+
+    from zoo import __version__
+    from zoo._io import atomic_write_text
+
+    key = _cache_key(p)
+    if key is None or time.time() - max(key[1][3], key[1][4]) / 1e9 < _RACY_S:
+        return
+    doc = {"zoo": __version__, "path": os.path.realpath(p), "stamp": key[1], "data": data, "lines": lines,
+           "arch_lines": arch_lines}
+    with contextlib.suppress(OSError):  # an unwritable cache only costs speed
+        # not sort_keys: the order of the variants is the registry's order
+        atomic_write_text(cache_dir / f"{key[0]}.json", json.dumps(doc, ensure_ascii=False))
 
 
 def _build(path: Path, data: dict[str, Any], lines: dict[str, int],

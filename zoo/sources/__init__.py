@@ -6,6 +6,8 @@ path). Heavy clients (wandb, huggingface_hub) are imported only when a source of
 
 from __future__ import annotations
 
+import os
+
 from zoo.errors import InputError
 from zoo.sources.base import (
     SCHEMES,
@@ -19,17 +21,21 @@ from zoo.sources.base import (
 
 
 def source_kind(uri: str) -> str:
+    if uri.startswith("file:"):  # file:///abs, file://localhost/abs, or workspace-relative file:mirror/x
+        return "file"
     scheme, sep, _ = uri.partition("://")
     if not sep or scheme not in SCHEMES:
         raise InputError(
             f"{uri}: unknown source scheme",
-            hint="use wandb://ENTITY/PROJECT/ARTIFACT:ALIAS, hf://ORG/NAME@REV/PATH or file:///mirror/dir",
+            hint="use wandb://ENTITY/PROJECT/ARTIFACT:ALIAS, hf://ORG/NAME@REV/PATH, file:///mirror/dir "
+            "or file:mirror/dir (relative to the workspace)",
         )
     return scheme
 
 
-def open_source(uri: str, *, file: str | None = None) -> Source:
-    """A source object for `uri` (no network until `resolve()`)."""
+def open_source(uri: str, *, file: str | None = None, base: str | os.PathLike[str] | None = None) -> Source:
+    """A source object for `uri` (no network until `resolve()`); `base` is the directory a
+    workspace-relative `file:mirror/x` URI is resolved against (the workspace root)."""
     kind = source_kind(uri)
     if kind == "wandb":
         from zoo.sources.wandb_source import WandbSource
@@ -41,7 +47,7 @@ def open_source(uri: str, *, file: str | None = None) -> Source:
         return HfSource(uri, file=file)
     from zoo.sources.local_source import LocalMirrorSource
 
-    return LocalMirrorSource(uri)
+    return LocalMirrorSource(uri, base=base)
 
 
 __all__ = [

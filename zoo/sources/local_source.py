@@ -1,4 +1,7 @@
-"""`file:///path/to/artifact-dir`: a local mirror laid out like a W&B artifact.
+"""`file:///path/to/artifact-dir` or `file:mirror/artifact-dir`: a local mirror laid out like a W&B artifact.
+
+The relative form is resolved against the workspace root, so a workspace that carries its mirror
+(as `zoo demo` writes it) can be copied or moved. `file://mirror/x` names a *host* "mirror" and is refused.
 
 The directory holds the files plus `manifest.json`:
 
@@ -19,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from zoo._io import atomic_write_json, read_json_file
 from zoo.errors import InputError
+from zoo.registry.uris import file_uri_problem, is_relative_file_uri
 from zoo.sources.base import (
     OversizeDownload,
     Progress,
@@ -31,11 +35,18 @@ from zoo.sources.base import (
 MIRROR_MANIFEST = "manifest.json"
 
 
-def file_uri_to_path(uri: str) -> Path:
-    parts = urlsplit(uri)
-    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
-        raise InputError(f"{uri}: not a local file URI", hint="use file:///absolute/path/to/mirror-dir")
-    return Path(unquote(parts.path))
+def file_uri_to_path(uri: str, base: str | os.PathLike[str] | None = None) -> Path:
+    """The directory a file URI names; a relative `file:mirror/x` is resolved against `base` (the workspace)."""
+    problem = file_uri_problem(uri)
+    if problem is not None:
+        raise InputError(problem[0], hint=problem[1])
+    path = unquote(urlsplit(uri).path)
+    if is_relative_file_uri(uri):
+        if base is None:
+            raise InputError(f"{uri}: a relative file: URI needs a workspace to resolve against",
+                             hint="use it in a workspace's registry.yaml, or write file:///absolute/path")
+        return Path(base) / path
+    return Path(path)
 
 
 def path_to_file_uri(path: str | os.PathLike[str]) -> str:
@@ -73,9 +84,11 @@ def write_mirror_manifest(directory: str | os.PathLike[str], *, artifact: str, v
 class LocalMirrorSource:
     kind = "file"
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, base: str | os.PathLike[str] | None = None) -> None:
         self.uri = uri
-        self.root = file_uri_to_path(uri)
+        self.root = file_uri_to_path(uri, base)
+        # key of downloads in the shared cache: where the bytes really are (two workspaces' file:mirror/x differ)
+        self.cache_uri = self.root.resolve().as_uri() if is_relative_file_uri(uri) else uri
 
     def resolve(self) -> Resolution:
         mpath = self.root / MIRROR_MANIFEST

@@ -11,6 +11,7 @@ Layout under the cache root (`ZOO_CACHE`, else the platformdirs user cache dir `
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,8 +21,6 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-
-from filelock import FileLock, Timeout
 
 from zoo._io import contained_path
 from zoo.errors import InputError, UsageError
@@ -77,6 +76,8 @@ class Store:
 
     @contextlib.contextmanager
     def lock(self, key: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        from filelock import FileLock, Timeout  # here: `zoo list` reads the cache root without locking
+
         self._ensure()
         lock = FileLock(str(self.root / "locks" / f"{key}.lock"))
         try:
@@ -121,6 +122,50 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheEntry:
+    """One file of the cache: a blob (kind "blob", with its sha256) or an unfinished download ("partial")."""
+
+    path: Path
+    kind: str  # "blob" | "partial"
+    size: int
+    mtime: float  # when the blob entered the cache (a partial: when it was last written)
+    links: int  # hard links besides the cache's own: workspaces using this blob
+    sha256: str | None = None
+
+
+def scan(root: Path) -> list[CacheEntry]:
+    """Every blob and partial download under a cache root, sorted (an absent root is an empty cache)."""
+    out: list[CacheEntry] = []
+    blobs = root / "blobs" / "sha256"
+    for path in sorted(blobs.glob("??/*")) if blobs.is_dir() else []:
+        if not path.is_file() or not _SHA256.match(path.name):
+            continue
+        st = path.stat()
+        out.append(CacheEntry(path, "blob", st.st_size, st.st_mtime, st.st_nlink - 1, path.name))
+    partial = root / "partial"
+    for path in sorted(partial.glob("*.part")) if partial.is_dir() else []:
+        st = path.stat()
+        out.append(CacheEntry(path, "partial", st.st_size, st.st_mtime, st.st_nlink - 1))
+    return out
+
+
+def verify_blob(entry: CacheEntry) -> bool:
+    """Whether a blob's bytes still hash to its name."""
+    from zoo._io import sha256_file
+
+    return entry.sha256 is not None and sha256_file(entry.path) == entry.sha256
+
+
+def remove(entry: CacheEntry) -> None:
+    """Delete one cache file (blobs are read-only; workspaces keep their own hard links)."""
+    with contextlib.suppress(FileNotFoundError):
+        entry.path.unlink()
+    if entry.kind == "blob":
+        with contextlib.suppress(OSError):
+            entry.path.parent.rmdir()  # only when empty
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -53,7 +53,7 @@ def optional(registry: Any, root: Any) -> bool:
     return all(r.verification.status == "pending" for r in family)
 
 
-def resolve_entry(spec: Any, pulled: dict[str, Any] | None = None) -> dict[str, Any]:
+def resolve_entry(spec: Any, pulled: dict[str, Any] | None = None, base: Path | None = None) -> dict[str, Any]:
     """Resolve one registry source now: {uri, file, kind, version, size, md5, sha256}.
 
     W&B serves no sha256; when `pulled` (the variant's manifest source) holds these very bytes
@@ -62,7 +62,7 @@ def resolve_entry(spec: Any, pulled: dict[str, Any] | None = None) -> dict[str, 
     from zoo.sources import open_source
     from zoo.store.pull import _pick_file
 
-    res = open_source(spec.uri, file=spec.file).resolve()
+    res = open_source(spec.uri, file=spec.file, base=base).resolve()  # base: workspace-relative file: URIs
     name = _pick_file(spec, res.files, spec.uri)
     rf = res.files[name]
     sha = rf.sha256 or spec.sha256
@@ -92,12 +92,13 @@ def build_lock(registry: Any, workspace: Any = None) -> dict[str, Any]:
     from zoo.errors import RemoteError
 
     variants: dict[str, Any] = {}
+    base = Path(workspace.root) if workspace is not None else Path(registry.path).parent
     for rec in _roots(registry):
         entries = []
         pulled = _pulled_source(workspace, rec.name)
         for spec in rec.provenance.sources:
             try:
-                entries.append(resolve_entry(spec, pulled))
+                entries.append(resolve_entry(spec, pulled, base))
             except RemoteError:
                 if not optional(registry, rec):
                     raise

@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from zoo import __version__
 from zoo._io import atomic_write_json, read_json_file, sha256_file
 from zoo.errors import InputError
@@ -111,6 +109,8 @@ def update_manifest(variant_dir: str | Path) -> Iterator[VariantManifest]:
     """Lock, load, let the caller modify, then save atomically."""
     vdir = Path(variant_dir)
     vdir.mkdir(parents=True, exist_ok=True)
+    from filelock import FileLock  # here: readers (`zoo list`, cards) never lock
+
     with FileLock(str(vdir / ".manifest.lock")):
         manifest = VariantManifest.load(vdir)
         yield manifest

@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
@@ -30,6 +31,8 @@ from zoo.errors import InputError, RemoteError, UsageError, VerificationError, Z
 from zoo.registry.records import SourceSpec, VariantRecord
 from zoo.store.cache import Store, download_key
 from zoo.store.manifest import VariantManifest, update_manifest
+
+log = logging.getLogger("zoo.pull")  # `zoo -v` shows these lines
 
 # (variant, phase, done, total): phase is "fetch" | "check" | "convert"
 ProgressFn = Callable[[str, str, int, int | None], None]
@@ -105,11 +108,13 @@ def fetch_checkpoint(
     offline: bool = False,
     refresh: bool = False,
     progress: ProgressFn | None = None,
+    base: Path | None = None,
 ) -> FetchResult:
-    """Make `variant_dir/source/<file>` hold the verified checkpoint of f32 record `rec`."""
+    """Make `variant_dir/source/<file>` hold the verified checkpoint of f32 record `rec` (`base`: the
+    workspace root, which relative `file:mirror/x` sources are resolved against)."""
     store = store or Store()
     with variant_lock(variant_dir):
-        return _fetch_locked(variant_dir, rec, store, offline=offline, refresh=refresh, progress=progress)
+        return _fetch_locked(variant_dir, rec, store, offline=offline, refresh=refresh, progress=progress, base=base)
 
 
 @contextlib.contextmanager
@@ -128,7 +133,7 @@ def variant_lock(variant_dir: Path) -> Iterator[None]:
 
 
 def _fetch_locked(variant_dir: Path, rec: VariantRecord, store: Store, *, offline: bool, refresh: bool,
-                  progress: ProgressFn | None) -> FetchResult:
+                  progress: ProgressFn | None, base: Path | None = None) -> FetchResult:
     if rec.provenance is None or not rec.provenance.sources:
         raise InputError(f"registry: variants.{rec.name}.provenance.sources is empty",
                          hint="an f32 variant needs at least one source URI")
@@ -136,7 +141,7 @@ def _fetch_locked(variant_dir: Path, rec: VariantRecord, store: Store, *, offlin
         hit = _cache_hit(variant_dir, rec, store)
         if hit is not None:
             return hit
-    return _fetch_from_sources(variant_dir, rec, store, offline=offline, progress=progress)
+    return _fetch_from_sources(variant_dir, rec, store, offline=offline, progress=progress, base=base)
 
 
 def _known_sha(variant_dir: Path, rec: VariantRecord) -> tuple[str, str] | None:
@@ -184,6 +189,7 @@ def _cache_hit(variant_dir: Path, rec: VariantRecord, store: Store) -> FetchResu
             m.record_artifact(rel, kind="checkpoint", produced_by="zoo pull",
                               inputs={str(src.get("served_by") or rec.provenance.sources[0].uri): sha}  # type: ignore[union-attr]
                               )
+    log.info("%s: %s from the cache (blob %s, no network call)", rec.name, name, sha[:12])
     return FetchResult(rec.name, rel, sha, size, cached=True, served_by=src.get("served_by"),
                        version=src.get("resolved_version"), run_id=src.get("run_id"))
 
@@ -203,7 +209,8 @@ def _pick_file(spec: SourceSpec, files: Iterable[str], uri: str) -> str:
 
 
 def _fetch_from_sources(
-    variant_dir: Path, rec: VariantRecord, store: Store, *, offline: bool, progress: ProgressFn | None
+    variant_dir: Path, rec: VariantRecord, store: Store, *, offline: bool, progress: ProgressFn | None,
+    base: Path | None = None,
 ) -> FetchResult:
     from zoo.sources import env_offline, open_source, source_kind
     from zoo.store.lock import pin
@@ -215,15 +222,18 @@ def _fetch_from_sources(
         kind = source_kind(spec.uri)
         if kind != "file" and (offline or env_offline(kind)):
             skipped.append(f"{spec.uri}: skipped (offline)")
+            log.info("%s: %s skipped (offline)", rec.name, spec.uri)
             continue
+        log.info("%s: trying %s", rec.name, spec.uri)
         try:
-            source = pin(open_source(spec.uri, file=spec.file), rec.name, spec)  # --locked: must match the lock
+            source = pin(open_source(spec.uri, file=spec.file, base=base), rec.name, spec)  # --locked: must match the lock
             return _fetch_one(variant_dir, rec, spec, store, source, progress, skipped)
         except ZooError as exc:
             errors.append(exc)
             # source errors usually start with the URI already; don't say it twice
             msg = exc.message if exc.message.startswith(spec.uri) else f"{spec.uri}: {exc.message}"
             skipped.append(msg)
+            log.info("%s: %s did not serve: %s", rec.name, spec.uri, exc.message)
     if not errors:
         want = next((s.file for s in rec.provenance.sources if s.file), "its checkpoint")
         raise RemoteError(
@@ -255,7 +265,8 @@ def _fetch_one(
     if declared != remote.size:  # the sources stop writing at the size the file carries
         remote = dataclasses.replace(remote, size=declared)
         res = dataclasses.replace(res, files={**res.files, name: remote})
-    key = download_key(spec.uri, res.version or "", name)
+    inner = getattr(source, "_inner", source)  # a LockedSource (--locked) wraps the real source
+    key = download_key(getattr(inner, "cache_uri", None) or spec.uri, res.version or "", name)
 
     def on_bytes(done: int, total: int | None) -> None:
         if progress is not None:
@@ -389,7 +400,8 @@ def _pull_variants(
         if root.name not in done:
             vdir = Path(workspace.variant_dir(root.name))
             with variant_lock(vdir):
-                fetched = _fetch_locked(vdir, root, store, offline=offline, refresh=refresh, progress=progress)
+                fetched = _fetch_locked(vdir, root, store, offline=offline, refresh=refresh, progress=progress,
+                                        base=Path(workspace.root))
                 status, warned = _convert(workspace, registry, root, progress) if convert else ("skipped", ())
             done[root.name] = (fetched, status, warned)
         fetched, status, warned = done[root.name]

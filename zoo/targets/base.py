@@ -7,6 +7,11 @@ instance created with no arguments) with:
 - ``formats``: the registry formats it accepts, each ``"<kind>"`` or ``"<kind>:<mode>"``
   (e.g. ``("lq40:full", "lq40:q4-pred")``; ``"lq40"`` or ``"lq40:*"`` accepts every LQ40 mode);
 - ``description``: optional one-line text shown by ``zoo targets``;
+- ``tools``: optional names of the programs ``build``/``check`` run from PATH (e.g. ``("gcc", "qemu-riscv32")``);
+  ``zoo doctor`` and ``zoo targets`` report whether each is installed;
+- ``needs_numeric_files``: optional; true when ``build`` reads the variant's numeric files (its LQ40 file;
+  for an hdl variant, its Q4 parent's): ``zoo build`` then pulls/converts/quantizes them first when missing,
+  as ``zoo verify`` does (``--no-build`` refuses instead);
 - ``build(ctx) -> list[Artifact]``: writes files into ``ctx.out_dir``
   (``variants/<name>/targets/<target>/``) with the ``zoo._io`` atomic writers and returns them;
 - ``check(ctx) -> dict``: validates what ``build`` wrote (e.g. runs it under emulation) and

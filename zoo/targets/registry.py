@@ -70,14 +70,21 @@ class TargetInfo:
         try:
             target = self.load()
         except ZooError as exc:
-            row.update(loaded=False, error=exc.message, formats=[], description="")
+            row.update(loaded=False, error=exc.message, formats=[], description="", tools=[])
             return row
         row.update(
             loaded=True,
             formats=list(target.formats),
             description=str(getattr(target, "description", "") or ""),
+            tools=target_tools(target),
         )
         return row
+
+
+def target_tools(target: Any) -> list[str]:
+    """The programs a target declares it runs (its optional ``tools`` attribute), in its order."""
+    tools = getattr(target, "tools", ()) or ()
+    return [str(t) for t in tools] if isinstance(tools, list | tuple) else []
 
 
 def discover_targets() -> dict[str, TargetInfo]:

@@ -145,18 +145,19 @@ def _read_with_metadata(path: Path) -> tuple[dict[str, np.ndarray], dict[str, st
     return tensors, meta
 
 
-def build_artifacts(workspace: Workspace, registry: Any, rec: VariantRecord) -> None:
-    """Pull / convert / quantize / golden whatever this variant's verification needs, ancestors first."""
+def build_artifacts(workspace: Workspace, registry: Any, rec: VariantRecord, *, golden: bool = True) -> None:
+    """Pull / convert / quantize / golden whatever this variant's verification needs, ancestors first
+    (`golden=False`: only the numeric files, as `zoo bench` and `zoo build` need)."""
     chain: list[VariantRecord] = []
     cur: VariantRecord | None = rec
     while cur is not None:
         chain.append(cur)
         cur = registry.parent_of(cur)
     for item in reversed(chain):
-        _build_one(workspace, registry, item)
+        _build_one(workspace, registry, item, golden=golden)
 
 
-def _build_one(workspace: Workspace, registry: Any, rec: VariantRecord) -> None:
+def _build_one(workspace: Workspace, registry: Any, rec: VariantRecord, *, golden: bool = True) -> None:
     vdir = workspace.variant_dir(rec.name)
     kind = rec.format.kind
     if kind == "safetensors-f32":
@@ -165,7 +166,7 @@ def _build_one(workspace: Workspace, registry: Any, rec: VariantRecord) -> None:
             from zoo.store.pull import pull_variants
 
             pull_variants(workspace, registry, [rec], convert=True)
-        if not (vdir / GOLDEN_FILE).is_file():
+        if golden and not (vdir / GOLDEN_FILE).is_file():
             from zoo.model.golden import golden_for_variant
 
             golden_for_variant(workspace, registry, rec)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from zoo._io import read_json_file, sha256_file
+from zoo._io import read_json_file
 from zoo.errors import InputError
 from zoo.registry.workspace import Workspace
+from zoo.store.digests import cached_sha256 as sha256_file
 
 VERIFY_FILE = "verify.json"
 SCHEMA_VERSION = 1
@@ -43,7 +44,9 @@ def _plain_relative(rel: object) -> bool:
 
 
 def stale_reasons(workspace: Workspace, name: str, data: dict[str, Any]) -> list[str]:
-    """Why a verify.json no longer describes the files on disk (empty list = still current)."""
+    """Why a verify.json no longer describes the files on disk (empty list = still current).
+
+    Digests come from the stat-keyed digest cache (`zoo.store.digests`): unchanged files are not re-read."""
     vdir = workspace.variant_dir(name)
     reasons: list[str] = []
     artifacts = data.get("artifacts")

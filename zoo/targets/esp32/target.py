@@ -59,7 +59,7 @@ def _encoder_option(ctx: BuildContext) -> bool:
         )
     value = str(ctx.options.get("encoder", "on")).lower()
     if value not in ("on", "off"):
-        raise UsageError(f"--option encoder={value}: expected on or off")
+        raise UsageError(f"--set encoder={value}: expected on or off")
     return value == "on"
 
 
@@ -92,6 +92,8 @@ class Esp32Target:
     name = "esp32"
     formats = ESP32_FORMATS
     description = "ESP32-P4 (rv32imafc): LQ40 firmware blob, C header, golden vectors, C99 reference"
+    tools = ("gcc", RV32_CC, QEMU)  # check: host build, rv32imafc build, emulation
+    needs_numeric_files = True  # build reads model.lq40
 
     def build(self, ctx: BuildContext) -> list[Artifact]:
         from zoo.targets.esp32 import codegen
@@ -138,7 +140,7 @@ class Esp32Target:
                 f"{out}: not built", hint=f"run `zoo build {ctx.variant.name} --target esp32` first"
             )
         # Tools first: the golden vectors below take seconds, a missing compiler should not.
-        missing = [tool for tool in ("gcc", RV32_CC, QEMU) if shutil.which(tool) is None]
+        missing = [tool for tool in self.tools if shutil.which(tool) is None]
         if missing:
             raise UsageError(
                 f"esp32 check needs {', '.join(missing)} on PATH",

@@ -5,7 +5,7 @@ shift/add constant, 32-element adder trees, one constant multiply per block scal
 golden input vectors and the bit-exact integer reference outputs; `check` simulates with Icarus
 Verilog (exact equality required), synthesises with Yosys and writes `report.json`.
 
-Options (registry `format.options`, overridable with `--option KEY=VALUE`): `layer` (0),
+Options (registry `format.options`, overridable with `--set KEY=VALUE`): `layer` (0),
 `matrix` (adaln | to_qkv | attn_out | mlp_up | mlp_down; default to_qkv), `rows` ([0, 8]),
 `vectors` (random vectors, 16), `seed` (0), `scale_frac` (auto), `full_synth` (false).
 """
@@ -24,6 +24,8 @@ class FpgaTarget:
     name = "fpga"
     formats = ("hdl", "lq40:q4-pred", "lq40:full", "lq40:q4-full", "lq40:wanda20-q4", "lq40:wanda40-q4")
     description = "hardwired shift-add Verilog from Q4 predictor weights (Icarus sim, Yosys synth)"
+    tools = ("iverilog", "vvp", "yosys")  # check: Icarus Verilog compile + simulate, Yosys synthesis
+    needs_numeric_files = True  # build reads the Q4 predictor of the LQ40 file (an hdl variant's parent's)
 
     def build(self, ctx: BuildContext) -> list[Artifact]:
         spec = slice_spec(ctx.variant.format.options, ctx.options)

@@ -118,7 +118,7 @@ def _parse_rows(value: Any) -> tuple[int, int]:
 
 
 def slice_spec(record_options: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> SliceSpec:
-    """Registry `format.options` overlaid with `--option KEY=VALUE` overrides."""
+    """Registry `format.options` overlaid with `zoo build --set KEY=VALUE` overrides."""
     opts = {**dict(record_options), **dict(overrides or {})}
     known = {"layer", "matrix", "rows", "vectors", "seed", "scale_frac", "full_synth"}
     unknown = sorted(set(opts) - known)
