@@ -28,8 +28,9 @@ def ensure_numeric_files(workspace: Any, registry: Any, rec: Any, *, build: bool
             hint=f"drop --no-build to build them, or run `{first}`",
         )
     from zoo.cli._app import console
+    from zoo.text import safe
     from zoo.verify import engine
 
-    console().print(f"building missing prerequisites of {rec.name}: {', '.join(missing)}")
+    console().print(f"building missing prerequisites of {safe(rec.name)}: {safe(', '.join(missing))}")
     engine.build_artifacts(workspace, registry, src, golden=False)
     return missing

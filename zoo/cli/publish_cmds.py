@@ -86,7 +86,7 @@ def render_collection(result: PublishResult) -> None:
 
     col = result.collection
     assert col is not None
-    con = console()
+    con = results()
     where = safe(col.slug or f"{col.namespace}: {col.title!r}")
     title = f"{'plan' if result.dry_run else 'collection'}: {where}"
     if not col.remote_consulted:
@@ -100,7 +100,7 @@ def render_collection(result: PublishResult) -> None:
     for item in col.items:
         table.add_row(str(item.position), f"[{style[item.action]}]{item.action}[/]", safe(item.repo_id),
                       safe(item.note))
-    con.print(table)
+    print_table(table)
     n = len(col.changes)
     line = f"collection: description {col.description_action}, {n} item change(s), {len(col.items) - n} unchanged"
     if not result.dry_run:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from zoo.cli._app import app, console, emit_json, json_option, main
+from zoo.cli._app import app, complete_variants_or_paths, emit_json, json_option, main, results
 from zoo.text import safe
 
 DEFAULT_STEPS = 20
@@ -46,14 +46,14 @@ def read_actions(path: Path, action_dim: int) -> Any:
 
 
 @main.command("run")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_variants_or_paths)
 @click.option("--image", "image", required=True, type=click.Path(path_type=Path),
               help="PNG/JPEG image to encode (resized to 224x224 as upstream LeWM does).")
 @click.option("--actions", "actions", type=click.Path(path_type=Path), default=None,
               help="Actions [T, A] as .npy or .csv (default: the spec's 20-step sin/cos sequence).")
 @click.option("--steps", type=click.IntRange(min=0), default=None,
               help="Rollout steps (default: the number of actions; 20 without --actions).")
-@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+@click.option("-o", "--output", "--out", "out", type=click.Path(path_type=Path), default=None,
               help="Write the rollout [steps, D] as .npy.")
 @json_option
 @click.pass_context
@@ -117,7 +117,7 @@ def run_cmd(ctx: click.Context, ref: str, image: Path, actions: Path | None, ste
     if as_json:
         emit_json(doc)
         return
-    con = console()
+    con = results()  # results on stdout, like every command's
     con.print(f"{safe(model.name)} ({model.kind}, {safe(model.path.name)}): D={model.latent_dim}, "
               f"A={model.action_dim}")
     con.print(f"latent {list(latent.shape)} norm {latent_norm:.4f}")
