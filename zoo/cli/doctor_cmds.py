@@ -46,7 +46,8 @@ def tool_rows() -> list[dict[str, Any]]:
             entry = wanted.setdefault(tool, {"name": tool, "candidates": [tool], "used_by": []})
             entry["used_by"].append(f"target {info.name}")
     for name, candidates, why in EXTRA_TOOLS:
-        entry = wanted.setdefault(name, {"name": name, "candidates": list(candidates), "used_by": []})
+        entry = wanted.setdefault(name, {"name": name, "candidates": [], "used_by": []})
+        entry["candidates"] += [c for c in candidates if c not in entry["candidates"]]
         entry["used_by"].append(why)
 
     def probe(entry: dict[str, Any]) -> dict[str, Any]:

@@ -183,6 +183,7 @@ class WasmTarget:
     formats = WASM_FORMATS
     description = "WebAssembly (wasm32 + SIMD128): the C reference as lewm.wasm + lewm.js ES module, node/Chromium check"
     tools = (CC, LD, NODE, "chromium")
+    needs_numeric_files = True  # build reads the variant's weights: `zoo build` builds them first when missing
 
     def build(self, ctx: BuildContext) -> list[Artifact]:
         from zoo.targets.esp32 import codegen
