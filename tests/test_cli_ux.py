@@ -115,7 +115,7 @@ def test_show_first_section_is_the_record_as_yaml() -> None:
     status = docs[1]
     assert isinstance(status, dict) and status["status"] == "not verified" and status["local"] == "absent"
     assert status["size"]["claim"] == "9.8 MB" and status["cosine"]["claim"] == "0.9982"
-    assert status["targets"] == {"esp32": {"state": "not built"}}
+    assert status["targets"]["esp32"] == {"state": "not built"}
     assert "'line'" not in res.stdout and "None" not in res.stdout  # not a Python repr
 
 
