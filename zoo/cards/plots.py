@@ -27,20 +27,9 @@ ROLLOUT_METRICS = (("latent", "latent"), ("rollout@1", "@1"), ("rollout@10", "@1
 
 def html_env() -> Any:
     """jinja2 environment for the site's HTML and the SVG plots (autoescaped, strict)."""
-    import jinja2
+    from zoo.cards.render import template_env
 
-    from zoo.cards.render import fmt_cos, fmt_size
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("zoo.cards", "templates"),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=True,
-    )
-    env.filters.update(size=fmt_size, cos=fmt_cos)
-    return env
+    return template_env(autoescape=True)
 
 
 def _f(v: float) -> str:

@@ -109,8 +109,9 @@ def cell(v: Any) -> str:
     return fmt_num(v).replace("|", "\\|").replace("\n", " ")
 
 
-@functools.cache
-def _env() -> jinja2.Environment:
+def template_env(*, autoescape: bool) -> jinja2.Environment:
+    """The one jinja2 set-up of cards, site pages and plots: package templates, strict undefined,
+    whitespace control; `autoescape` for HTML/SVG, off for Markdown (whose values go through `cell`)."""
     import jinja2
 
     env = jinja2.Environment(
@@ -119,9 +120,16 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,  # Markdown output; values go through `cell`
+        autoescape=autoescape,
     )
-    env.filters.update(size=fmt_size, cos=fmt_cos, num=fmt_num, short=short, cell=cell, redact=redact_value)
+    env.filters.update(size=fmt_size, cos=fmt_cos)
+    return env
+
+
+@functools.cache
+def _env() -> jinja2.Environment:
+    env = template_env(autoescape=False)  # Markdown output; values go through `cell`
+    env.filters.update(num=fmt_num, short=short, cell=cell, redact=redact_value)
     return env
 
 
