@@ -220,3 +220,18 @@ def test_unexpected_tracebacks_are_scrubbed(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 1 and "RuntimeError: proxy said: Authorization: Bearer ***" in proc.stderr
     assert_clean(HF_SECRET, proc.stderr, proc.stdout)
+
+
+def test_python_warnings_are_scrubbed(tmp_path: Path) -> None:
+    """A client's warning that quotes a request (or a cut-off key) is shown masked, not verbatim."""
+    import subprocess
+    import sys
+
+    code = ("import warnings; from zoo.secrets import install_warning_scrubber; install_warning_scrubber(); "
+            f"warnings.warn('retrying with header Authorization: Bearer {HF_SECRET}'); "
+            f"warnings.warn('token starts {HF_SECRET[:12]}')")
+    env = {**os.environ, "HF_TOKEN": HF_SECRET}
+    proc = subprocess.run([sys.executable, "-W", "always", "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0 and "UserWarning: retrying with header Authorization: Bearer ***" in proc.stderr
+    assert "token starts" in proc.stderr
+    assert_clean(HF_SECRET, proc.stderr, proc.stdout)

@@ -269,3 +269,26 @@ def install_excepthook() -> None:
 
     hook._zoo_scrubbing = True  # type: ignore[attr-defined]
     sys.excepthook = hook
+
+
+def install_warning_scrubber() -> None:
+    """Python warnings (the clients emit some, e.g. with a request's text) are printed scrubbed too."""
+    import warnings
+
+    if getattr(warnings.showwarning, "_zoo_scrubbing", False):
+        return
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        import sys
+
+        stream = file if file is not None else sys.stderr
+        if stream is None:  # no stderr (pythonw): nowhere to show it, as in the standard hook
+            return
+        import contextlib
+
+        with contextlib.suppress(OSError):  # an invalid stream: the standard hook ignores it too
+            stream.write(scrub(warnings.formatwarning(message, category, filename, lineno, line)))
+
+    show._zoo_scrubbing = True  # type: ignore[attr-defined]
+    warnings.showwarning = show

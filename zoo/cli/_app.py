@@ -183,10 +183,11 @@ def main(ctx: click.Context, directory: Path | None, quiet: bool, verbose: int) 
     # byte-stable across machines (threaded BLAS changes f32 summation order), and small
     # matmuls are faster single-threaded anyway. Must happen before numpy is imported.
     from zoo._threads import pin_blas_threads
-    from zoo.secrets import install_excepthook
+    from zoo.secrets import install_excepthook, install_warning_scrubber
 
     pin_blas_threads()
     install_excepthook()  # a bug's traceback is shown scrubbed of credentials
+    install_warning_scrubber()  # and so are Python warnings (the clients' included)
     if quiet and verbose:
         raise click.UsageError("-q/--quiet and -v/--verbose exclude each other")
     global _verbosity
