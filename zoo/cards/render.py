@@ -235,6 +235,7 @@ def variant_context(registry: Registry, facts: VariantFacts) -> dict[str, Any]:
         "other_targets": {t: a for t, a in facts.targets.items() if t not in ("esp32", "fpga", "wasm")},
         "arch_rows": _arch_rows(facts),
         "parent_hub_path": hub_path(col, facts.parent.name) if facts.parent else None,
+        "hub_repo": hub_repo_id(col, facts.name),
         "base_model": hub_repo_id(col, facts.parent.name) if facts.parent else None,
         "citations": col.citations,
         "license_text": LICENSE_TEXT.get(lic, f"Released under the `{lic}` license; see the license text."),
