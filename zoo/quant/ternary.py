@@ -131,15 +131,13 @@ def quantize_ternary(weights: Mapping[str, np.ndarray], config: LeWMConfig) -> t
 
 def ternary_config(meta: Mapping[str, str], *, source: str = TERNARY_FILE_NAME) -> LeWMConfig | None:
     """The architecture embedded in a ternary file's ``config`` metadata (None for older files)."""
+    from zoo._io import parse_json_bytes
     from zoo.errors import InputError
 
     text = meta.get("config")
     if text is None:
         return None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        raise InputError(f"{source}: metadata 'config' is not valid JSON", hint="re-create it with `zoo quantize`") from None
+    data = parse_json_bytes(text, where=f"{source}: metadata 'config'", hint="re-create it with `zoo quantize`")
     if not isinstance(data, dict):
         raise InputError(f"{source}: metadata 'config' must be a JSON object", hint="re-create it with `zoo quantize`")
     return LeWMConfig.from_dict(data, source=f"{source}: metadata 'config'")
