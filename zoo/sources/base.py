@@ -117,12 +117,6 @@ def copy_capped(fin: Any, part: Path, *, origin: str, limit: int | None, by: str
     return done
 
 
-def declared_limit(*sizes: tuple[int | None, str]) -> tuple[int | None, str]:
-    """The smallest declared size among (size, who declared it) pairs; (None, "") when none is known."""
-    known = [(n, who) for n, who in sizes if isinstance(n, int) and not isinstance(n, bool) and n >= 0]
-    return min(known) if known else (None, "")
-
-
 def env_offline(kind: str) -> bool:
     """Whether the environment forbids network access for this kind of source.
 
