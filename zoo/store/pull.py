@@ -277,6 +277,7 @@ def _fetch_one(
         expect_sha = (spec.sha256 or remote.sha256 or "").lower() or None
         if expect_sha and store.has(expect_sha):
             sha, size, downloaded = expect_sha, store.blob_path(expect_sha).stat().st_size, 0
+            md5 = md5_b64(store.blob_path(sha))
         else:
             part = store.partial_path(key)
             before = part.stat().st_size if part.exists() else 0
@@ -284,7 +285,7 @@ def _fetch_one(
             if progress is not None:
                 progress(rec.name, "check", 0, None)
             try:
-                sha, size = _check(part, spec, remote, uri=spec.uri, name=name)
+                sha, size, md5 = _check(part, spec, remote, uri=spec.uri, name=name)
             except VerificationError:
                 if before == 0:
                     raise
@@ -292,12 +293,11 @@ def _fetch_one(
                 # remote file changed, or the partial was damaged); _check deleted it: start over, once.
                 before = 0
                 source.download(res, name, part, on_bytes)
-                sha, size = _check(part, spec, remote, uri=spec.uri, name=name)
+                sha, size, md5 = _check(part, spec, remote, uri=spec.uri, name=name)
             downloaded = max(0, size - before)
             store.ingest(part, sha)
     rel = f"source/{PurePosixPath(name).name}"  # flat, as convert looks for it
     store.install(sha, contained_path(variant_dir, rel, what="pulled checkpoint"))
-    md5 = md5_b64(store.blob_path(sha))
     with update_manifest(variant_dir) as m:
         m.set_source({
             "uri": rec.provenance.sources[0].uri,  # type: ignore[union-attr]
@@ -327,8 +327,10 @@ def _declared_size(spec: SourceSpec, remote: Any) -> int | None:
     return min(sizes) if sizes else None
 
 
-def _check(part: Path, spec: SourceSpec, remote: Any, *, uri: str, name: str) -> tuple[str, int]:
-    """Compare the downloaded bytes with every digest we know; a mismatch deletes the partial file."""
+def _check(part: Path, spec: SourceSpec, remote: Any, *, uri: str, name: str) -> tuple[str, int, str]:
+    """Compare the downloaded bytes with every digest we know; a mismatch deletes the partial file.
+
+    Returns (sha256, size, md5 base64), both digests from the one read."""
     size = part.stat().st_size
     sha, md5 = _hashes(part)
     problems = []
@@ -348,7 +350,7 @@ def _check(part: Path, spec: SourceSpec, remote: Any, *, uri: str, name: str) ->
             f"{uri} {name}: digest mismatch, download rejected ({'; '.join(problems)})",
             hint="the cache and workspace were left untouched; the source may be corrupt or the registry digest stale",
         )
-    return sha, size
+    return sha, size, md5
 
 
 # --------------------------------------------------------------------------- pull
