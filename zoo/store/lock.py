@@ -196,6 +196,7 @@ class LockedSource:
     def __init__(self, inner: Any, variant: str, spec: Any, pinned: dict[str, Any]) -> None:
         self._inner, self._variant, self._spec, self._pinned = inner, variant, spec, pinned
         self.uri, self.kind = inner.uri, inner.kind
+        self.cache_uri = getattr(inner, "cache_uri", None)  # the download key of a relative file: mirror
 
     def resolve(self) -> Any:
         from zoo.store.pull import _pick_file

@@ -265,8 +265,7 @@ def _fetch_one(
     if declared != remote.size:  # the sources stop writing at the size the file carries
         remote = dataclasses.replace(remote, size=declared)
         res = dataclasses.replace(res, files={**res.files, name: remote})
-    inner = getattr(source, "_inner", source)  # a LockedSource (--locked) wraps the real source
-    key = download_key(getattr(inner, "cache_uri", None) or spec.uri, res.version or "", name)
+    key = download_key(getattr(source, "cache_uri", None) or spec.uri, res.version or "", name)
 
     def on_bytes(done: int, total: int | None) -> None:
         if progress is not None:
