@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo import __version__
-from zoo._io import atomic_write_text, atomic_writer, sha256_bytes, sha256_file
+from zoo._io import atomic_write_text, atomic_writer, read_json_file, sha256_bytes, sha256_file
 from zoo.convert.extract import Checkpoint, read_checkpoint
 from zoo.convert.hashing import FileHasher
 from zoo.convert.tensor_map import fold_encoder_proj_bn, map_names
@@ -342,8 +342,8 @@ def config_text(cfg: LeWMConfig, measured: dict[str, dict[str, Any]] | None = No
 def read_uncertain(config_path: Path) -> dict[str, dict[str, Any]]:
     """The declared-vs-measured record a conversion wrote into config.json ({} when none or unreadable)."""
     try:
-        data = json.loads(Path(config_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json_file(config_path)  # bounded size and depth
+    except (OSError, InputError):
         return {}
     got = data.get(UNCERTAIN_KEY) if isinstance(data, dict) else None
     return {str(k): v for k, v in got.items() if isinstance(v, dict)} if isinstance(got, dict) else {}

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from zoo._io import atomic_write_json, sha256_file
+from zoo._io import atomic_write_json, read_json_file, sha256_file
+from zoo.errors import InputError
 
 FILE_NAME = "digests.json"
 RACY_S = 2.0
@@ -29,6 +29,16 @@ MAX_ENTRIES = 20000
 
 def _stamp(st: os.stat_result) -> list[int]:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _read_entries(path: Path) -> dict[str, list[Any]]:
+    """The table's entries ({} when absent, unreadable, oversized, too deep or malformed: it is only a cache)."""
+    try:
+        data = read_json_file(path)
+    except (OSError, InputError):
+        return {}
+    entries = data.get("entries") if isinstance(data, dict) else None
+    return entries if isinstance(entries, dict) else {}
 
 
 class DigestCache:
@@ -40,12 +50,7 @@ class DigestCache:
 
     def _load(self) -> dict[str, list[Any]]:
         if self._entries is None:
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                data = {}
-            entries = data.get("entries") if isinstance(data, dict) else None
-            self._entries = entries if isinstance(entries, dict) else {}
+            self._entries = _read_entries(self.path)
         return self._entries
 
     def sha256(self, path: str | os.PathLike[str]) -> str:
@@ -70,13 +75,7 @@ class DigestCache:
             if not self._new:
                 return
             new, self._new = self._new, {}
-        try:
-            on_disk = json.loads(self.path.read_text(encoding="utf-8")).get("entries", {})
-            if not isinstance(on_disk, dict):
-                on_disk = {}
-        except (OSError, ValueError, AttributeError):
-            on_disk = {}
-        merged = {k: v for k, v in on_disk.items() if os.path.exists(k)}
+        merged = {k: v for k, v in _read_entries(self.path).items() if os.path.exists(k)}
         merged.update(new)
         if len(merged) > MAX_ENTRIES:
             merged = dict(list(merged.items())[-MAX_ENTRIES:])

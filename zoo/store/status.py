@@ -8,10 +8,11 @@ absent -> pulled -> converted -> quantized (-> built, once a hardware target was
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from zoo._io import read_json_file
+from zoo.errors import InputError
 from zoo.store.manifest import MANIFEST_FILE
 
 _BUILT_KINDS = ("lq40", "ternary", "hdl")
@@ -35,8 +36,8 @@ def status_from_verify(state: str | None) -> str:
 
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # unreadable or hostile (deep JSON): no status, no traceback
+        data = read_json_file(path)  # bounded size and depth
+    except (OSError, InputError):  # unreadable or hostile: no status, no traceback
         return None
     return data if isinstance(data, dict) else None
 
