@@ -176,9 +176,7 @@ def _cache_hit(variant_dir: Path, rec: VariantRecord, store: Store) -> FetchResu
 
     if not cache_allowed(rec.name, sha, lambda: md5_b64(store.blob_path(sha))):
         return None  # --locked and the cached bytes are not the pinned ones: ask the source
-    rel = f"source/{PurePosixPath(name).name}"
-    dest = contained_path(variant_dir, rel, what="pulled checkpoint")  # a symlinked source/ must not leak writes
-    store.install(sha, dest)
+    rel = _install_checkpoint(store, sha, variant_dir, name)
     blob = store.blob_path(sha)
     size = blob.stat().st_size
     manifest = VariantManifest.load(variant_dir)
@@ -192,6 +190,14 @@ def _cache_hit(variant_dir: Path, rec: VariantRecord, store: Store) -> FetchResu
     log.info("%s: %s from the cache (blob %s, no network call)", rec.name, name, sha[:12])
     return FetchResult(rec.name, rel, sha, size, cached=True, served_by=src.get("served_by"),
                        version=src.get("resolved_version"), run_id=src.get("run_id"))
+
+
+def _install_checkpoint(store: Store, sha: str, variant_dir: Path, name: str) -> str:
+    """Link blob `sha` as `variant_dir/source/<file>` (flat, as convert looks for it); returns that relative
+    path. A symlinked source/ leading out of the variant is refused: writes must not leak."""
+    rel = f"source/{PurePosixPath(name).name}"
+    store.install(sha, contained_path(variant_dir, rel, what="pulled checkpoint"))
+    return rel
 
 
 def _pick_file(spec: SourceSpec, files: Iterable[str], uri: str) -> str:
@@ -295,8 +301,7 @@ def _fetch_one(
                 sha, size, md5 = _check(part, spec, remote, uri=spec.uri, name=name)
             downloaded = max(0, size - before)
             store.ingest(part, sha)
-    rel = f"source/{PurePosixPath(name).name}"  # flat, as convert looks for it
-    store.install(sha, contained_path(variant_dir, rel, what="pulled checkpoint"))
+    rel = _install_checkpoint(store, sha, variant_dir, name)
     with update_manifest(variant_dir) as m:
         m.set_source({
             "uri": rec.provenance.sources[0].uri,  # type: ignore[union-attr]
