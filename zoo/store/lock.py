@@ -109,11 +109,6 @@ def build_lock(registry: Any, workspace: Any = None) -> dict[str, Any]:
             "variants": dict(sorted(variants.items()))}
 
 
-def render(doc: dict[str, Any]) -> str:
-    text = dumps_json(doc)
-    return text if text.endswith("\n") else text + "\n"
-
-
 def read_lock(path: Path) -> dict[str, Any]:
     from zoo._io import read_json_file
 
@@ -132,7 +127,7 @@ def read_lock(path: Path) -> dict[str, Any]:
 def write_lock(workspace: Any, registry: Any) -> tuple[Path, bool]:
     """Write registry.lock; (path, changed). An unchanged lock is not rewritten."""
     path = lock_path(workspace)
-    text = render(build_lock(registry, workspace))
+    text = dumps_json(build_lock(registry, workspace))  # sorted keys, indent 2, trailing newline
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return path, False
     atomic_write_text(path, text)
