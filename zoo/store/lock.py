@@ -76,14 +76,13 @@ def resolve_entry(spec: Any, pulled: dict[str, Any] | None = None, base: Path | 
 def _pulled_source(workspace: Any, name: str) -> dict[str, Any] | None:
     if workspace is None:
         return None
-    from zoo._io import read_json_file
     from zoo.errors import ZooError
+    from zoo.store.status import read_manifest
 
     try:
-        data = read_json_file(Path(workspace.variant_dir(name)) / "manifest.json")
-    except (OSError, ZooError):
+        src = read_manifest(Path(workspace.variant_dir(name))).get("source")
+    except ZooError:  # a variant directory leading out of the workspace
         return None
-    src = data.get("source") if isinstance(data, dict) else None
     return src if isinstance(src, dict) else None
 
 
