@@ -653,7 +653,10 @@ def convert_variant(workspace: Any, registry: Any, record: Any) -> ConversionRes
                     and (known is None or rec.get("inputs") == {rel_src: known}) for rel, rec in recorded.items())
     expected_cfg = architecture_to_config(record.architecture)
     uncertain = tuple(record.architecture.uncertain)
-    reg_file = _registry_display(getattr(registry, "path", None))
+    from zoo.registry.loader import _display_path  # registry.yaml as its own error messages name it
+
+    reg_path = getattr(registry, "path", None)
+    reg_file = _display_path(Path(reg_path)) if reg_path is not None else None
     lines = {field: f"{reg_file}:{line}" for field, line in record.architecture_lines.items() if line} \
         if reg_file else {}
     if not lines.get("") and reg_file and record.line:
@@ -707,15 +710,3 @@ def _still_agrees(vdir: Path, ckpt_path: Path, expected: LeWMConfig, kwargs: dic
     cfg, _, measured = reconcile(recorded, [], expected, where=str(ckpt_path), uncertain=kwargs["uncertain"],
                                  lines=kwargs["registry_lines"], variant=kwargs["variant"])
     return cfg == recorded and measured == read_uncertain(vdir / CONFIG_FILE)
-
-
-def _registry_display(path: Any) -> str | None:
-    """How a mismatch message names registry.yaml: relative to the working directory when inside it."""
-    if path is None:
-        return None
-    p = Path(path)
-    try:
-        rel = os.path.relpath(p)
-    except ValueError:
-        return str(p)
-    return str(p) if rel.startswith("..") else rel
