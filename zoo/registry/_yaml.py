@@ -144,71 +144,6 @@ def _refuse_anchor(event: Any) -> None:
                         "write the value out in full")
 
 
-@dataclasses.dataclass
-class _Frame:
-    container: Any  # dict or list
-    path: tuple[Any, ...]
-    key: Any = None  # mapping: the key whose value comes next (None: a key comes next)
-    key_at: tuple[int, int] = (0, 0)
-    first_lines: dict[str, int] | None = None
-    is_map: bool = True
-
-
-def _walk(text: str) -> Iterator[tuple[str, Any, tuple[Any, ...], Any]]:
-    """(what, event, path, frame) for every node: what is "key", "value" or "end"; bounded."""
-    import yaml
-
-    stack: list[_Frame] = []
-    nodes = 0
-    documents = 0
-    for event in _events(text):
-        if isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
-            continue
-        if isinstance(event, yaml.DocumentStartEvent):
-            documents += 1
-            if documents > 1:
-                line, col = _at(event)
-                raise YamlError(line, col, "more than one YAML document in the registry",
-                                "remove the second `---` document")
-            continue
-        _refuse_anchor(event)
-        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            frame = stack.pop()
-            yield "end", event, frame.path, frame
-            continue
-        top = stack[-1] if stack else None
-        if top is not None and top.is_map and top.key is None:
-            # a mapping key: plain text only
-            if not isinstance(event, yaml.ScalarEvent):
-                line, col = _at(event)
-                raise YamlError(line, col, "a mapping key must be plain text, not a mapping or list",
-                                "registry keys are names")
-            if event.tag is not None and event.tag not in _SCALAR_TAGS:
-                _scalar(event)  # raises the located tag error
-            yield "key", event, top.path, top
-            continue
-        nodes += 1
-        if nodes > MAX_NODES:
-            line, col = _at(event)
-            raise YamlError(line, col, f"more than {MAX_NODES:,} YAML nodes", "split or shrink the registry")
-        path = (*top.path, top.key if top.is_map else len(top.container)) if top is not None else ()
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            if len(stack) >= MAX_DEPTH:
-                line, col = _at(event)
-                raise YamlError(line, col, f"nesting deeper than {MAX_DEPTH} levels",
-                                "the registry nests a few levels only")
-            if event.tag not in _COLLECTION_TAGS:
-                line, col = _at(event)
-                raise YamlError(line, col, f"YAML tag {event.tag!r} is not allowed in the registry",
-                                "remove the tag: the registry is plain YAML")
-            is_map = isinstance(event, yaml.MappingStartEvent)
-            frame = _Frame({} if is_map else [], path, is_map=is_map, first_lines={} if is_map else None)
-            yield "value", event, path, frame
-            stack.append(frame)
-        else:
-            yield "value", event, path, None
-
-
 _NOKEY = object()  # a mapping waiting for its next key
 
 
@@ -238,10 +173,7 @@ def parse(text: str) -> Parsed:
             if containers and keys[-1] is _NOKEY:  # a mapping key
                 if event.tag is not None and event.tag not in _SCALAR_TAGS:
                     _scalar(event)  # raises the located tag error
-                key = event.value
-                if event.implicit[0] and not event.style:
-                    raw = _resolve_plain(key)
-                    key = raw if isinstance(raw, str) else key
+                key = event.value  # a key is its text: `1:` is the key '1', `null:` the key 'null'
                 if key in containers[-1]:
                     duplicates.append(((*names[1:], key), event))
                 depth = len(containers)
@@ -336,7 +268,10 @@ def parse(text: str) -> Parsed:
 
 def locate(text: str, wanted: Iterable[tuple[tuple[Any, ...], bool]]) -> dict[tuple[tuple[Any, ...], bool], tuple[int, int]]:
     """1-based (line, col) of each (path, key?) in `wanted`: of the key when key? is true, else of the
-    value; a path that does not exist gets its deepest existing ancestor's position, () gets (1, 1)."""
+    value; a path that does not exist gets its deepest existing ancestor's position, () gets (1, 1).
+    `text` is one that `parse` accepted: its bounds are not checked again."""
+    import yaml
+
     wanted = list(wanted)
     prefixes: set[tuple[Any, ...]] = set()
     for path, _ in wanted:
@@ -344,30 +279,32 @@ def locate(text: str, wanted: Iterable[tuple[tuple[Any, ...], bool]]) -> dict[tu
             prefixes.add(tuple(path[:i]))
     values: dict[tuple[Any, ...], tuple[int, int]] = {(): (1, 1)}
     keys: dict[tuple[Any, ...], tuple[int, int]] = {}
-    stack: list[_Frame] = []
+    paths: list[tuple[Any, ...]] = []  # per open container: its path
+    nexts: list[Any] = []  # per open container: the pending key (mappings; _NOKEY: a key comes next) or next index
     try:
-        for what, event, path, frame in _walk(text):
-            if what == "key":
-                top = stack[-1]
-                raw = _scalar(event)
-                key = raw if isinstance(raw, str) else str(event.value)
-                full = (*path, key)
+        for event in _events(text):
+            cls = type(event)
+            if cls is yaml.MappingEndEvent or cls is yaml.SequenceEndEvent:
+                paths.pop()
+                nexts.pop()
+                continue
+            is_start = cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent
+            if not is_start and cls is not yaml.ScalarEvent:
+                continue  # stream and document events
+            if nexts and nexts[-1] is _NOKEY:  # a mapping key
+                full = (*paths[-1], event.value)
                 if full in prefixes:
                     keys.setdefault(full, _at(event))
-                top.key = key
-            elif what == "end":
-                stack.pop()
-            else:
-                if path in prefixes:
-                    values.setdefault(path, _at(event))
-                if stack:
-                    top = stack[-1]
-                    if top.is_map:
-                        top.key = None
-                    else:
-                        top.container.append(None)  # only the count matters here
-                if frame is not None:
-                    stack.append(frame)
+                nexts[-1] = event.value
+                continue
+            path = (*paths[-1], nexts[-1]) if paths else ()
+            if path in prefixes:
+                values.setdefault(path, _at(event))
+            if nexts:
+                nexts[-1] = nexts[-1] + 1 if isinstance(nexts[-1], int) else _NOKEY
+            if is_start:
+                paths.append(path)
+                nexts.append(_NOKEY if cls is yaml.MappingStartEvent else 0)
     except YamlError:  # pragma: no cover - the text parsed before
         pass
     out: dict[tuple[tuple[Any, ...], bool], tuple[int, int]] = {}
