@@ -148,7 +148,7 @@ def dumps_json(obj: Any) -> str:
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
-    atomic_write_text(path, dumps_json(obj))
+    atomic_write_bytes(path, dumps_json(obj).encode("utf-8"))  # dumps_json has scrubbed it
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
