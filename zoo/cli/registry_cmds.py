@@ -61,12 +61,13 @@ def variant_measurements(ws: Workspace, reg: Registry, rec: VariantRecord) -> di
     """What the zoo knows locally about one variant, next to the registry's claims: status (the one
     vocabulary), build stage, measured size of the variant's own artifact, gate cosine from verify.json."""
     from zoo.store.status import build_status, main_artifact, read_manifest, status_from_verify
-    from zoo.verify import read_verify_json, verification_state
+    from zoo.verify.state import read_verify_json, state_of
 
     manifest = read_manifest(ws.variant_dir(rec.name))
-    status = status_from_verify(verification_state(ws, rec.name))
+    verify_read = read_verify_json(ws, rec.name)  # once: the state and the gate both come from it
+    status = status_from_verify(state_of(ws, rec.name, verify_read))
     art = main_artifact(manifest, rec.format.kind)
-    verify = read_verify_json(ws, rec.name) or {}
+    verify = verify_read or {}
     gate_raw = verify.get("gate")
     gate: dict[str, Any] = gate_raw if isinstance(gate_raw, dict) else {}
     cos = gate.get("measured") if status != "stale" else None

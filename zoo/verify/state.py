@@ -110,7 +110,11 @@ def verification_state(workspace: Workspace, name: str) -> State:
     "stale" means a verify.json exists but the artifact digests it was measured on no longer
     match the files (or it cannot be read): the variant must be verified again.
     """
-    data = read_verify_json(workspace, name)
+    return state_of(workspace, name, read_verify_json(workspace, name))
+
+
+def state_of(workspace: Workspace, name: str, data: dict[str, Any] | None) -> State:
+    """`verification_state` of a verify.json already read by `read_verify_json` (None: there is none)."""
     if data is None:
         return "missing"
     status = data.get("status")
