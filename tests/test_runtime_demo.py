@@ -23,7 +23,7 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.slow
 def test_every_demo_variant_reproduces_its_golden_rollout(demo_workspace: Path) -> None:
-    from zoo.cards.usage import numerics_record
+    from zoo.verify.run import numerics_source
     from zoo.model.golden import read_golden
     from zoo.registry import find_workspace, load_registry
 
@@ -31,7 +31,7 @@ def test_every_demo_variant_reproduces_its_golden_rollout(demo_workspace: Path) 
     reg = load_registry(ws.registry_path)
     kinds: set[str] = set()
     for name, rec in reg.variants.items():
-        src = numerics_record(reg, rec)
+        src = numerics_source(reg, rec)
         if f"{src.format.kind}:{src.format.mode}" in kinds:
             continue  # one variant per format and mode here; the hf:// test loads every variant
         model = zoo.load(name, workspace=ws)
