@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from zoo.cli._app import SummaryGroup, app, console, emit_json, json_option, main, print_table, results
+from zoo.cli.registry_cmds import fmt_size
 
 if TYPE_CHECKING:
     from zoo.store.cache import CacheEntry
@@ -64,12 +65,6 @@ def _age(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.0f}{unit}"
     return f"{seconds:.0f}s"
-
-
-def _size(n: int) -> str:
-    from zoo.cli.registry_cmds import fmt_size
-
-    return fmt_size(n)
 
 
 def _row(e: CacheEntry, now: float, refs: dict[str, list[str]] | None) -> dict[str, Any]:
@@ -131,10 +126,10 @@ def cache_ls(ctx: click.Context, as_json: bool) -> None:
         table.add_column(col, justify="right" if col in ("size", "age", "links") else "left", no_wrap=col == "sha256")
     for e, r in zip(entries, rows, strict=True):
         used = "-" if refs is None else (", ".join(r["referenced_by"]) or "-")
-        table.add_row(e.sha256[:16] if e.sha256 else e.path.name, e.kind, _size(e.size), _age(r["age_s"]),
+        table.add_row(e.sha256[:16] if e.sha256 else e.path.name, e.kind, fmt_size(e.size), _age(r["age_s"]),
                       str(e.links), used)
     print_table(table)
-    results().print(f"{len(entries)} file(s), {_size(total)} in {root}")
+    results().print(f"{len(entries)} file(s), {fmt_size(total)} in {root}")
 
 
 @cache_group.command("verify")
@@ -202,5 +197,5 @@ def cache_prune(ctx: click.Context, older_than: str | None, keep_referenced: boo
         return
     verb = "would remove" if dry_run else "removed"
     for e in removed:
-        results().print(f"{verb} {e.kind} {e.sha256 or e.path.name} ({_size(e.size)})")
-    results().print(f"{verb} {len(removed)} file(s), {_size(freed)}; kept {kept}")
+        results().print(f"{verb} {e.kind} {e.sha256 or e.path.name} ({fmt_size(e.size)})")
+    results().print(f"{verb} {len(removed)} file(s), {fmt_size(freed)}; kept {kept}")
