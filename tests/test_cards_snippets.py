@@ -56,9 +56,9 @@ def test_demo_cards_snippets_run_against_the_published_hub(demo_workspace: Path,
     from huggingface_hub import ModelCard
 
     from zoo.cards.metadata import validate_card_text
-    from zoo.verify.run import numerics_source
     from zoo.model.golden import read_golden
     from zoo.registry import find_workspace, load_registry
+    from zoo.verify.run import numerics_source
 
     ws = find_workspace(demo_workspace)
     reg = load_registry(ws.registry_path)

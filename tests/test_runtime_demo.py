@@ -23,9 +23,9 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.slow
 def test_every_demo_variant_reproduces_its_golden_rollout(demo_workspace: Path) -> None:
-    from zoo.verify.run import numerics_source
     from zoo.model.golden import read_golden
     from zoo.registry import find_workspace, load_registry
+    from zoo.verify.run import numerics_source
 
     ws = find_workspace(demo_workspace)
     reg = load_registry(ws.registry_path)

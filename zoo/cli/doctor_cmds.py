@@ -63,7 +63,7 @@ def credential_rows() -> list[dict[str, Any]]:
     The files are looked up by `zoo.credentials`, the lookup the pulls and publish use."""
     from urllib.parse import urlsplit
 
-    from zoo.credentials import netrc_password, hf_token_path, wandb_base_url
+    from zoo.credentials import hf_token_path, netrc_password, wandb_base_url
 
     rows = []
     hf_from = next((f"environment {v}" for v in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN") if os.environ.get(v)), None)
