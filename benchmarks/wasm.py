@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
-import time
 from pathlib import Path
-
-import numpy as np
 
 NODE_SCRIPT = """
 import { load, parseGolden } from %s;
@@ -32,17 +28,8 @@ process.stdout.write(JSON.stringify(out));
 """
 
 
-def _median_ms(fn, n: int) -> float:  # type: ignore[no-untyped-def]
-    fn()
-    xs = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        xs.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(xs)
-
-
 def main() -> None:
+    from zoo.model.bench import _time
     from zoo.model.engine import LeWM
     from zoo.targets.esp32 import codegen
     from zoo.targets.esp32.layout import read_layout
@@ -70,10 +57,10 @@ def main() -> None:
     image = g["image"].reshape(1, lay.config["channels"], lay.config["image_size"], lay.config["image_size"])
     actions = g["rollout_a"].reshape(1, -1, lay.action_input_dim)
     z0 = g["latent"].reshape(1, -1)
-    engine = {
-        "encode": _median_ms(lambda: model.encode(image), args.n),
-        "predict": _median_ms(lambda: model.predict(z, a), args.n),
-        "rollout": _median_ms(lambda: model.rollout(z0, actions), args.n),
+    engine = {  # the `zoo bench` timer: one warm-up, then the median of -n runs
+        "encode": _time(lambda: model.encode(image), args.n, 1)["median_ms"],
+        "predict": _time(lambda: model.predict(z, a), args.n, 1)["median_ms"],
+        "rollout": _time(lambda: model.rollout(z0, actions), args.n, 1)["median_ms"],
     }
     ratios = ", ".join(f"{k} {engine[k] / wasm[k]:.2f}x" for k in ("encode", "predict", "rollout") if k in wasm)
     print(f"ratio numpy engine / wasm (node): {ratios}")
@@ -83,7 +70,6 @@ def main() -> None:
         vs = f"; original browser claim ~{claim:,.0f} ms ({claim / wasm[k]:.1f}x, goal >= 10x)" if claim and k in wasm else ""
         print(f"{k}: wasm {wasm.get(k, float('nan')):.2f} ms, numpy {engine[k]:.2f} ms median{vs}")
     print(f"n={args.n}; model {lay.mode} {len(data):,} B; numpy threads as configured (OMP/BLAS env)")
-    _ = np  # numpy is the engine's backend
 
 
 if __name__ == "__main__":

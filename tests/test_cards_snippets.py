@@ -56,9 +56,9 @@ def test_demo_cards_snippets_run_against_the_published_hub(demo_workspace: Path,
     from huggingface_hub import ModelCard
 
     from zoo.cards.metadata import validate_card_text
-    from zoo.cards.usage import numerics_record
     from zoo.model.golden import read_golden
     from zoo.registry import find_workspace, load_registry
+    from zoo.verify.run import numerics_source
 
     ws = find_workspace(demo_workspace)
     reg = load_registry(ws.registry_path)
@@ -92,7 +92,7 @@ def test_demo_cards_snippets_run_against_the_published_hub(demo_workspace: Path,
         assert out.getvalue().strip() == expected, name
         model = namespace["model"]
         assert model.path.as_posix().startswith(f"{os.environ['HF_HOME']}/hub/models--")  # via the HF cache
-        src = numerics_record(reg, reg.variants[name])
+        src = numerics_source(reg, reg.variants[name])
         golden = read_golden(ws.variant_dir(src.name) / "golden.safetensors")[0]
         rollout = model.rollout(golden["inputs.image"], golden["inputs.actions"])
         assert rollout.shape == golden["outputs.rollout"].shape == (20, d)

@@ -23,15 +23,15 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.slow
 def test_every_demo_variant_reproduces_its_golden_rollout(demo_workspace: Path) -> None:
-    from zoo.cards.usage import numerics_record
     from zoo.model.golden import read_golden
     from zoo.registry import find_workspace, load_registry
+    from zoo.verify.run import numerics_source
 
     ws = find_workspace(demo_workspace)
     reg = load_registry(ws.registry_path)
     kinds: set[str] = set()
     for name, rec in reg.variants.items():
-        src = numerics_record(reg, rec)
+        src = numerics_source(reg, rec)
         if f"{src.format.kind}:{src.format.mode}" in kinds:
             continue  # one variant per format and mode here; the hf:// test loads every variant
         model = zoo.load(name, workspace=ws)

@@ -64,13 +64,13 @@ def wandb_key(base_url: str | None = None) -> str | None:
     env = os.environ.get("WANDB_API_KEY", "").strip()
     if env:
         return env
-    key = _netrc_password(base_url or wandb_base_url())
+    key = netrc_password(base_url or wandb_base_url())
     if key:
         _register(key)
     return key
 
 
-def _netrc_password(base_url: str) -> str | None:
+def netrc_password(base_url: str) -> str | None:
     import netrc
 
     path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")

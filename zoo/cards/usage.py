@@ -16,22 +16,8 @@ if TYPE_CHECKING:
     from zoo.cards.data import VariantFacts
     from zoo.registry import Registry, VariantRecord
 
-# the file `zoo.load` reads, per format kind (hdl variants run their numerics source's file)
-MODEL_FILE = {"safetensors-f32": "lejepa_weights.safetensors", "lq40": "model.lq40", "ternary": "ternary.safetensors"}
 SNIPPET_STEPS = 20
 SYNTHETIC_STATUS = "synthetic"
-
-
-def numerics_record(registry: Registry, rec: VariantRecord) -> VariantRecord:
-    """The record whose file a host runs for `rec` (itself, or the nearest ancestor with weights)."""
-    cur = rec
-    seen = {cur.name}
-    while cur.format.kind not in MODEL_FILE and cur.parent and cur.parent in registry.variants:
-        cur = registry.variants[cur.parent]
-        if cur.name in seen:  # pragma: no cover - the loader rejects cycles
-            break
-        seen.add(cur.name)
-    return cur
 
 
 def is_synthetic(facts: VariantFacts) -> bool:
@@ -41,8 +27,11 @@ def is_synthetic(facts: VariantFacts) -> bool:
 
 def hub_reference(registry: Registry, rec: VariantRecord) -> tuple[str, str]:
     """(`hf://` reference in the per-variant layout, the same file in the single-repo mirror layout)."""
-    src = numerics_record(registry, rec)
-    fname = MODEL_FILE.get(src.format.kind, "model.lq40")
+    from zoo.verify.engine import LQ40_FILE, NUMERIC_FILES
+    from zoo.verify.run import numerics_source
+
+    src = numerics_source(registry, rec)  # the record whose file `zoo.load` reads (hdl: its quantized parent)
+    fname = (NUMERIC_FILES.get(src.format.kind) or (LQ40_FILE,))[0]
     col = registry.collection
     return f"hf://{hub_repo_id(col, src.name)}/{fname}", f"hf://{col.hub_repo}/{src.name}/{fname}"
 
@@ -79,6 +68,8 @@ def _quantization(facts: VariantFacts) -> str:
 
 
 def usage_context(registry: Registry, facts: VariantFacts) -> dict[str, Any]:
+    from zoo.verify.run import numerics_source
+
     rec = facts.record
     hub_ref, mirror_ref = hub_reference(registry, rec)
     d = rec.architecture.latent_dim
@@ -87,7 +78,7 @@ def usage_context(registry: Registry, facts: VariantFacts) -> dict[str, Any]:
         "synthetic": is_synthetic(facts),
         "hub_ref": hub_ref,
         "mirror_ref": mirror_ref,
-        "numerics_name": numerics_record(registry, rec).name,
+        "numerics_name": numerics_source(registry, rec).name,
         "latent_dim": d,
         "action_dim": rec.architecture.action_input_dim,
         "history": architecture_to_config(rec.architecture).history_size,
@@ -106,7 +97,9 @@ def snippet_variant(facts: list[VariantFacts]) -> VariantFacts | None:
     for f in facts:
         if f.record.format.kind == "lq40" and f.record.format.mode == "full":
             return f
-    return next((f for f in facts if f.record.format.kind in MODEL_FILE), None)
+    from zoo.verify.engine import NUMERIC_FILES
+
+    return next((f for f in facts if NUMERIC_FILES.get(f.record.format.kind)), None)
 
 
 def collection_usage_context(registry: Registry, facts: list[VariantFacts]) -> dict[str, Any]:

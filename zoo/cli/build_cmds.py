@@ -143,14 +143,13 @@ def declared_builds(registry: Any, names: tuple[str, ...], all_: bool, target_na
 
 
 def _render_outcomes(outcomes: list[Any]) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="zoo build", title_justify="left")
     for col in ("variant", "target", "artifacts", "check", "result"):
         table.add_column(col)
     for o in outcomes:
-        result = f"[red]{escape(o.error)}[/red]" if o.error else "[green]built[/green]"
+        result = f"[red]{safe(o.error)}[/red]" if o.error else "[green]built[/green]"
         check = "-" if o.check is None else ("[green]pass[/green]" if o.check.get("passed") else "[red]FAIL[/red]")
         table.add_row(safe(o.variant), safe(o.target), str(len(o.artifacts)), check, result)
     print_table(table)

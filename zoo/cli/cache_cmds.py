@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from zoo.cli._app import SummaryGroup, app, console, emit_json, json_option, main, print_table, results
+from zoo.cli.registry_cmds import fmt_size
 
 if TYPE_CHECKING:
     from zoo.store.cache import CacheEntry
@@ -26,37 +27,12 @@ def parse_duration(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2) or "d"]
 
 
-def referenced_digests(ctx: click.Context) -> dict[str, list[str]]:
-    """sha256 -> variants that reference it: digests in registry.yaml's sources and in every
-    variants/*/manifest.json of the workspace (the checkpoints pulls linked from the cache)."""
-    from zoo.store.status import read_manifest
+def _referenced(ctx: click.Context) -> dict[str, list[str]]:
+    """sha256 -> variants of the workspace that reference it (`zoo.store.cache.referenced_digests`)."""
+    from zoo.store.cache import referenced_digests
 
     a = app(ctx)
-    ws, reg = a.workspace(), a.registry()
-    refs: dict[str, list[str]] = {}
-
-    def add(digest: Any, name: str) -> None:
-        if isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest):
-            names = refs.setdefault(digest, [])
-            if name not in names:
-                names.append(name)
-
-    for rec in reg:
-        for src in rec.provenance.sources if rec.provenance else ():
-            add(src.sha256, rec.name)
-    if ws.variants_dir.is_dir():
-        for vdir in sorted(p for p in ws.variants_dir.iterdir() if p.is_dir()):
-            manifest = read_manifest(vdir)
-            for art in (manifest.get("artifacts") or {}).values():
-                if isinstance(art, dict):
-                    add(art.get("sha256"), vdir.name)
-            source_raw = manifest.get("source")
-            source: dict[str, Any] = source_raw if isinstance(source_raw, dict) else {}
-            add(source.get("sha256"), vdir.name)
-            for f in (source.get("files") or {}).values() if isinstance(source.get("files"), dict) else ():
-                if isinstance(f, dict):
-                    add(f.get("sha256"), vdir.name)
-    return refs
+    return referenced_digests(a.workspace(), a.registry())
 
 
 def _age(seconds: float) -> str:
@@ -64,12 +40,6 @@ def _age(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.0f}{unit}"
     return f"{seconds:.0f}s"
-
-
-def _size(n: int) -> str:
-    from zoo.cli.registry_cmds import fmt_size
-
-    return fmt_size(n)
 
 
 def _row(e: CacheEntry, now: float, refs: dict[str, list[str]] | None) -> dict[str, Any]:
@@ -85,22 +55,9 @@ def _refs_or_none(ctx: click.Context) -> dict[str, list[str]] | None:
     from zoo.errors import UsageError
 
     try:
-        return referenced_digests(ctx)
+        return _referenced(ctx)
     except UsageError:
         return None
-
-
-def _in_use(e: CacheEntry) -> bool:
-    """Whether another zoo process is downloading into this partial file (it holds the key's lock)."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(e.path.parent.parent / "locks" / f"{e.path.stem}.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return True
-    lock.release()
-    return False
 
 
 @main.group("cache", cls=SummaryGroup)
@@ -131,10 +88,10 @@ def cache_ls(ctx: click.Context, as_json: bool) -> None:
         table.add_column(col, justify="right" if col in ("size", "age", "links") else "left", no_wrap=col == "sha256")
     for e, r in zip(entries, rows, strict=True):
         used = "-" if refs is None else (", ".join(r["referenced_by"]) or "-")
-        table.add_row(e.sha256[:16] if e.sha256 else e.path.name, e.kind, _size(e.size), _age(r["age_s"]),
+        table.add_row(e.sha256[:16] if e.sha256 else e.path.name, e.kind, fmt_size(e.size), _age(r["age_s"]),
                       str(e.links), used)
     print_table(table)
-    results().print(f"{len(entries)} file(s), {_size(total)} in {root}")
+    results().print(f"{len(entries)} file(s), {fmt_size(total)} in {root}")
 
 
 @cache_group.command("verify")
@@ -175,11 +132,11 @@ def cache_prune(ctx: click.Context, older_than: str | None, keep_referenced: boo
     downloaded again by the next `zoo pull` that needs it.
     """
     from zoo.errors import UsageError
-    from zoo.store.cache import default_cache_root, remove, scan
+    from zoo.store.cache import default_cache_root, partial_in_use, remove, scan
 
     min_age = parse_duration(older_than) if older_than is not None else 0.0
     try:
-        refs = referenced_digests(ctx) if keep_referenced else {}
+        refs = _referenced(ctx) if keep_referenced else {}
     except UsageError as exc:  # outside a workspace nothing says what is referenced
         raise UsageError(f"zoo cache prune: {exc.message}",
                          hint="run it in a workspace (or -C DIR) to keep what it references, "
@@ -189,7 +146,7 @@ def cache_prune(ctx: click.Context, older_than: str | None, keep_referenced: boo
     removed: list[CacheEntry] = []
     kept = 0
     for e in scan(root):
-        if (e.sha256 and e.sha256 in refs) or now - e.mtime < min_age or (e.kind == "partial" and _in_use(e)):
+        if (e.sha256 and e.sha256 in refs) or now - e.mtime < min_age or (e.kind == "partial" and partial_in_use(e)):
             kept += 1
             continue
         if not dry_run:
@@ -202,5 +159,5 @@ def cache_prune(ctx: click.Context, older_than: str | None, keep_referenced: boo
         return
     verb = "would remove" if dry_run else "removed"
     for e in removed:
-        results().print(f"{verb} {e.kind} {e.sha256 or e.path.name} ({_size(e.size)})")
-    results().print(f"{verb} {len(removed)} file(s), {_size(freed)}; kept {kept}")
+        results().print(f"{verb} {e.kind} {e.sha256 or e.path.name} ({fmt_size(e.size)})")
+    results().print(f"{verb} {len(removed)} file(s), {fmt_size(freed)}; kept {kept}")

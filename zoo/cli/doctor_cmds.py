@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -59,38 +58,22 @@ def tool_rows() -> list[dict[str, Any]]:
         return list(pool.map(probe, wanted.values()))
 
 
-def _hf_token_file() -> Path:
-    if os.environ.get("HF_TOKEN_PATH"):
-        return Path(os.environ["HF_TOKEN_PATH"]).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
-    return Path(home).expanduser() / "token"
-
-
-def _netrc_has(host: str) -> bool:
-    import netrc
-
-    path = Path(os.environ.get("NETRC") or "~/.netrc").expanduser()
-    if not path.is_file():
-        return False
-    try:
-        return netrc.netrc(str(path)).authenticators(host) is not None
-    except (OSError, netrc.NetrcParseError):
-        return False
-
-
 def credential_rows() -> list[dict[str, Any]]:
-    """Which credentials the zoo (and the clients it drives) would find, and where; never their values."""
+    """Which credentials the zoo (and the clients it drives) would find, and where; never their values.
+    The files are looked up by `zoo.credentials`, the lookup the pulls and publish use."""
     from urllib.parse import urlsplit
+
+    from zoo.credentials import hf_token_path, netrc_password, wandb_base_url
 
     rows = []
     hf_from = next((f"environment {v}" for v in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN") if os.environ.get(v)), None)
-    if hf_from is None and _hf_token_file().is_file():
-        hf_from = f"file {_hf_token_file()}"
+    if hf_from is None and hf_token_path().is_file():
+        hf_from = f"file {hf_token_path()}"
     rows.append({"name": "HF_TOKEN", "found": hf_from is not None, "from": hf_from,
                  "used_for": "Hub pulls of private repositories, zoo publish"})
-    wandb_host = urlsplit(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").hostname or "api.wandb.ai"
+    wandb_host = urlsplit(wandb_base_url()).hostname or "api.wandb.ai"
     wb_from = "environment WANDB_API_KEY" if os.environ.get("WANDB_API_KEY") else None
-    if wb_from is None and _netrc_has(wandb_host):
+    if wb_from is None and netrc_password(wandb_base_url()) is not None:
         wb_from = f"~/.netrc machine {wandb_host}"
     rows.append({"name": "WANDB_API_KEY", "found": wb_from is not None, "from": wb_from,
                  "used_for": "wandb:// sources (zoo pull)"})
@@ -142,6 +125,7 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
 
     from zoo import __version__
     from zoo.cli.registry_cmds import fmt_size
+    from zoo.sources.base import env_offline
 
     doc: dict[str, Any] = {
         "schema_version": 1,
@@ -151,8 +135,7 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
         "credentials": credential_rows(),
         "cache": cache_info(),
         "workspace": workspace_info(ctx),
-        "offline": any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on", "offline")
-                       for v in ("ZOO_OFFLINE", "HF_HUB_OFFLINE", "WANDB_MODE")),
+        "offline": env_offline("hf") or env_offline("wandb"),
     }
     if as_json:
         emit_json(doc)

@@ -14,20 +14,11 @@ if TYPE_CHECKING:
     from zoo.publish.push import PublishResult
 
 
-def _size(n: int) -> str:
-    if n < 1000:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("KB", "MB", "GB"):
-        value /= 1000
-        if value < 1000 or unit == "GB":
-            break
-    return f"{value:.1f} {unit}"
-
-
 def render_result(result: PublishResult) -> None:
     """Tables on stdout: the variants' gate, then each repository's adds/updates/deletes."""
     from rich.table import Table
+
+    from zoo.cli.registry_cmds import fmt_size
 
     con = results()
     gate = Table(title="verification gate")
@@ -50,9 +41,9 @@ def render_result(result: PublishResult) -> None:
         for col in ("action", "path", "size"):
             table.add_column(col, overflow="fold")
         for f in p.adds:
-            table.add_row("[green]add[/]", safe(f.path), _size(f.size))
+            table.add_row("[green]add[/]", safe(f.path), fmt_size(f.size))
         for f in p.updates:
-            table.add_row("[yellow]update[/]", safe(f.path), _size(f.size))
+            table.add_row("[yellow]update[/]", safe(f.path), fmt_size(f.size))
         for path in p.deletes:
             table.add_row("[red]delete[/]", safe(path), "")
         for path in p.extra:
@@ -60,7 +51,7 @@ def render_result(result: PublishResult) -> None:
         if table.row_count:
             print_table(table)
         line = (f"{len(p.adds)} add, {len(p.updates)} update, {len(p.deletes)} delete, "
-                f"{len(p.unchanged)} unchanged, {_size(p.bytes)} to upload")
+                f"{len(p.unchanged)} unchanged, {fmt_size(p.bytes)} to upload")
         if not result.dry_run:
             line += f"; commit {safe(rr.commit[:12])}" if rr.commit else "; nothing changed, no commit"
             if rr.tag_created:

@@ -78,6 +78,8 @@ def lock_cmd(ctx: click.Context, check_only: bool, as_json: bool) -> None:
 def render_pull_table(outcomes: list[Any]) -> None:
     from rich.table import Table
 
+    from zoo.cli.registry_cmds import fmt_size
+
     table = Table(title="zoo pull", title_justify="left")
     for col in ("variant", "checkpoint", "served by", "version", "size", "sha256", "convert"):
         table.add_column(col)
@@ -85,7 +87,7 @@ def render_pull_table(outcomes: list[Any]) -> None:
         f = o.fetch
         served = "cache" if f.cached else (f.served_by or "?")
         table.add_row(safe(o.variant if o.variant == o.root else f"{o.variant} (via {o.root})"), safe(f.file),
-                      safe(served), safe(f.version or "-"), _size(f.size), safe(f.sha256[:12]), safe(o.converted))
+                      safe(served), safe(f.version or "-"), fmt_size(f.size), safe(f.sha256[:12]), safe(o.converted))
     print_table(table)
     for o in outcomes:
         for note in o.fetch.skipped:
@@ -96,14 +98,6 @@ def render_pull_table(outcomes: list[Any]) -> None:
             if warning not in shown:
                 shown.add(warning)
                 console().print(f"[yellow]warning[/]: {safe(warning)}", highlight=False, soft_wrap=True)
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return str(n)  # pragma: no cover
 
 
 class _Progress:

@@ -21,11 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import InputError, RemoteError, UsageError, ZooError
+from zoo.verify.engine import CONFIG_FILE, LQ40_FILE, NUMERIC_FILES, TERNARY_FILE, WEIGHTS_FILE
 
-WEIGHTS_FILE = "lejepa_weights.safetensors"
-CONFIG_FILE = "config.json"
-LQ40_FILE = "model.lq40"
-TERNARY_FILE = "ternary.safetensors"
 # file names a directory / Hub folder is searched for, in order
 MODEL_FILES = (LQ40_FILE, TERNARY_FILE, WEIGHTS_FILE)
 HF_PREFIX = "hf://"
@@ -93,11 +90,10 @@ def _from_workspace(ref: str, workspace: Any) -> Resolved | None:
 
     rec = registry.variants[ref]
     src = numerics_source(registry, rec)
-    files = {"safetensors-f32": WEIGHTS_FILE, "lq40": LQ40_FILE, "ternary": TERNARY_FILE}
-    if src.format.kind not in files:
+    if not NUMERIC_FILES.get(src.format.kind):
         raise UsageError(f"{ref}: format {rec.format.kind!r} has no weights a host can run")
     vdir = workspace.variant_dir(src.name)
-    path = vdir / files[src.format.kind]
+    path = vdir / NUMERIC_FILES[src.format.kind][0]
     if not path.is_file():
         cmd = f"zoo convert {src.name}" if src.format.kind == "safetensors-f32" else f"zoo quantize {src.name}"
         raise InputError(f"{path}: file not found (variant {ref} is not built)", hint=f"run `{cmd}` first")

@@ -21,9 +21,13 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from zoo._io import contained_path
 from zoo.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from zoo.registry import Registry, Workspace
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This file marks lewm-zoo's cache; backup tools may skip it.\n"
@@ -166,6 +170,50 @@ def remove(entry: CacheEntry) -> None:
     if entry.kind == "blob":
         with contextlib.suppress(OSError):
             entry.path.parent.rmdir()  # only when empty
+
+
+def partial_in_use(entry: CacheEntry) -> bool:
+    """Whether another zoo process is downloading into this partial file (it holds the key's lock)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(entry.path.parent.parent / "locks" / f"{entry.path.stem}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def referenced_digests(workspace: Workspace, registry: Registry) -> dict[str, list[str]]:
+    """sha256 -> variants that reference it: digests in registry.yaml's sources and in every
+    variants/*/manifest.json of the workspace (the checkpoints pulls linked from the cache)."""
+    from zoo.store.status import read_manifest
+
+    refs: dict[str, list[str]] = {}
+
+    def add(digest: Any, name: str) -> None:
+        if isinstance(digest, str) and _SHA256.fullmatch(digest):
+            names = refs.setdefault(digest, [])
+            if name not in names:
+                names.append(name)
+
+    for rec in registry:
+        for src in rec.provenance.sources if rec.provenance else ():
+            add(src.sha256, rec.name)
+    if workspace.variants_dir.is_dir():
+        for vdir in sorted(p for p in workspace.variants_dir.iterdir() if p.is_dir()):
+            manifest = read_manifest(vdir)
+            for art in (manifest.get("artifacts") or {}).values():
+                if isinstance(art, dict):
+                    add(art.get("sha256"), vdir.name)
+            source_raw = manifest.get("source")
+            source: dict[str, Any] = source_raw if isinstance(source_raw, dict) else {}
+            add(source.get("sha256"), vdir.name)
+            for f in (source.get("files") or {}).values() if isinstance(source.get("files"), dict) else ():
+                if isinstance(f, dict):
+                    add(f.get("sha256"), vdir.name)
+    return refs
 
 
 def _same_file(a: Path, b: Path) -> bool:
