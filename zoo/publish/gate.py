@@ -139,7 +139,7 @@ def recompute_gate(workspace: Workspace, registry: Any, name: str) -> GateCheck:
 def _recompute(workspace: Workspace, registry: Any, name: str) -> GateCheck:
     from zoo.model.golden import read_golden
     from zoo.verify.metrics import compare_outputs
-    from zoo.verify.run import numerics_source, required_files
+    from zoo.verify.run import _gate, _gate_reason, numerics_source, required_files
 
     rec = registry.get(name)
     pol = rec.verification
@@ -161,13 +161,11 @@ def _recompute(workspace: Workspace, registry: Any, name: str) -> GateCheck:
     metrics = compare_outputs(own, ref, source=str(own_path), reference_source=str(ref_path))
     if pol.metric not in metrics:
         return GateCheck("stale", (f"metric {pol.metric} cannot be computed from the golden files",))
-    measured = float(metrics[pol.metric]["cosine"])
-    threshold = pol.expected_cosine - pol.tolerance
-    if measured >= threshold:
-        return GateCheck("pass", (), pol.metric, measured)
-    reason = (f"recomputed gate: {pol.metric} cosine {measured:.6f} < {threshold:.6f} "
-              f"(expected {pol.expected_cosine} - tolerance {pol.tolerance})")
-    return GateCheck("pending" if pol.status == "pending" else "fail", (reason,), pol.metric, measured)
+    gate = _gate(rec, metrics)  # zoo verify's own threshold and verdict
+    if gate["passed"]:
+        return GateCheck("pass", (), pol.metric, gate["measured"])
+    reason = "recomputed gate: " + _gate_reason(gate)
+    return GateCheck("pending" if pol.status == "pending" else "fail", (reason,), pol.metric, gate["measured"])
 
 
 def check_uploads(uploads: Any) -> None:
