@@ -26,6 +26,7 @@ from typing import Any
 from zoo._io import sha256_file
 from zoo.errors import InputError, ZooError
 from zoo.registry.workspace import Workspace
+from zoo.verify.state import _plain_relative as _plain
 
 GOLDEN_FILE = "golden.safetensors"
 # manifest kind -> the file names that kind may have (top level of the variant directory)
@@ -35,12 +36,6 @@ ALLOWED_ARTIFACTS: dict[str, tuple[str, ...]] = {
     "lq40": ("model.lq40",),
     "ternary": ("ternary.safetensors",),
 }
-
-
-def _plain(rel: str) -> bool:
-    parts = rel.split("/")
-    return bool(rel) and not rel.startswith("/") and "\\" not in rel and "\x00" not in rel and all(
-        p not in ("", ".", "..") for p in parts)
 
 
 def regular_file(vdir: Path, rel: str, *, where: Path) -> Path:
