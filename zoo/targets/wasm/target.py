@@ -43,7 +43,8 @@ LD = "wasm-ld"
 NODE = "node"
 CC_FLAGS = (
     "--target=wasm32", "-msimd128", "-O3", "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffreestanding",
-    "-nostdlib", "-fno-exceptions", "-Wl,--no-entry", "-Wl,--strip-all", "-Wl,-z,stack-size=1048576",
+    "-nostdlib", "-DLEWM_FREESTANDING", "-fno-exceptions", "-Wl,--no-entry", "-Wl,--strip-all",
+    "-Wl,-z,stack-size=1048576",
 )  # fmt: skip
 COS_MIN = 0.9999
 REPEATS = 5
