@@ -12,7 +12,9 @@ States of one declared target, from the variant's manifest (`targets.<T>`):
 - ``checked``: built from the current inputs and its check passed.
 
 missing / stale / failed fail the variant's verification, with the `zoo build` command to run.
-Light on purpose (json + sha256): `zoo verify`, `zoo list` and publish call it.
+Light on purpose (json + sha256): `zoo verify`, `zoo list` and publish call it. Digests come from the
+stat-keyed digest cache (`zoo.store.digests`), as for verify.json's own artifacts: unchanged target
+artifacts and weight files are not re-read on every call.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from zoo._io import sha256_file
+from zoo.store.digests import cached_sha256 as sha256_file
 
 # manifest artifact kinds that hold a variant's weights (what a target is built from)
 INPUT_KINDS = frozenset({"safetensors", "config", "lq40", "ternary"})
