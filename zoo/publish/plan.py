@@ -41,9 +41,6 @@ CARD_FILE = "README.md"
 VERIFY_FILE = "verify.json"
 MANIFEST_FILE = "manifest.json"
 PROTECTED = frozenset({".gitattributes"})  # never deleted, even with --prune
-# manifest artifact kinds (and file names) that are published; checkpoints and golden files stay local
-PUBLISHED_KINDS = frozenset({"safetensors", "config", "lq40", "ternary"})
-PUBLISHED_NAMES = frozenset({"config.json", "lejepa_weights.safetensors", "ternary.safetensors"})
 Layout = Literal["collection", "per-variant"]
 Action = Literal["add", "update", "unchanged"]
 _CHUNK = 1 << 20
