@@ -74,9 +74,10 @@ def stale_reasons(workspace: Workspace, name: str, data: dict[str, Any]) -> list
                 reasons.append(f"input {key} changed since it was verified")
     targets = data.get("targets")
     if isinstance(targets, dict) and targets:
-        from zoo.targets.gate import BAD_STATES, _manifest, entry_problem
+        from zoo.store.status import read_manifest
+        from zoo.targets.gate import BAD_STATES, entry_problem
 
-        entries = _manifest(vdir).get("targets") or {}
+        entries = read_manifest(vdir).get("targets") or {}
         if not isinstance(entries, dict):
             entries = {}
         for tname, tstate in sorted(targets.items()):
