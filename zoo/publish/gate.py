@@ -23,9 +23,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from zoo._io import sha256_file
 from zoo.errors import InputError, ZooError
+from zoo.publish.plan import LocalDigest, cached_file_digest
 from zoo.registry.workspace import Workspace
+from zoo.verify.state import _plain_relative as _plain
 
 GOLDEN_FILE = "golden.safetensors"
 # manifest kind -> the file names that kind may have (top level of the variant directory)
@@ -35,12 +36,6 @@ ALLOWED_ARTIFACTS: dict[str, tuple[str, ...]] = {
     "lq40": ("model.lq40",),
     "ternary": ("ternary.safetensors",),
 }
-
-
-def _plain(rel: str) -> bool:
-    parts = rel.split("/")
-    return bool(rel) and not rel.startswith("/") and "\\" not in rel and "\x00" not in rel and all(
-        p not in ("", ".", "..") for p in parts)
 
 
 def regular_file(vdir: Path, rel: str, *, where: Path) -> Path:
@@ -103,14 +98,16 @@ def recorded_sha256(manifest: Mapping[str, Any], rel: str) -> str | None:
     return sha if isinstance(sha, str) else None
 
 
-def rehash_problems(files: Mapping[str, Path], manifest: Mapping[str, Any]) -> list[str]:
-    """Files whose bytes no longer hash to the manifest's record (or that have no record)."""
+def rehash_problems(files: Mapping[str, Path], manifest: Mapping[str, Any],
+                    digests: dict[Path, LocalDigest] | None = None) -> list[str]:
+    """Files whose bytes no longer hash to the manifest's record (or that have no record). `digests`: the
+    publish run's {path: LocalDigest} cache, which the plan then reuses instead of reading the files again."""
     problems = []
     for rel, path in sorted(files.items()):
         want = recorded_sha256(manifest, rel)
         if want is None:
             problems.append(f"{rel} has no sha256 in manifest.json (not built by the zoo)")
-        elif sha256_file(path) != want:
+        elif cached_file_digest(path, digests).sha256 != want:
             problems.append(f"{rel} changed since it was recorded in manifest.json")
     return problems
 
@@ -125,10 +122,11 @@ class GateCheck:
     measured: float | None = None
 
 
-def recompute_gate(workspace: Workspace, registry: Any, name: str) -> GateCheck:
+def recompute_gate(workspace: Workspace, registry: Any, name: str,
+                   digests: dict[Path, LocalDigest] | None = None) -> GateCheck:
     """Apply the registry's verification policy to the golden files on disk (see module docstring)."""
     try:
-        return _recompute(workspace, registry, name)
+        return _recompute(workspace, registry, name, digests)
     except ZooError as exc:
         return GateCheck("stale", (f"gate cannot be recomputed: {exc.message}",))
     except (ValueError, KeyError, TypeError) as exc:  # golden tensors of the wrong shape or kind
@@ -136,10 +134,10 @@ def recompute_gate(workspace: Workspace, registry: Any, name: str) -> GateCheck:
                                    f"{str(exc)[:120]})",))
 
 
-def _recompute(workspace: Workspace, registry: Any, name: str) -> GateCheck:
+def _recompute(workspace: Workspace, registry: Any, name: str, digests: dict[Path, LocalDigest] | None) -> GateCheck:
     from zoo.model.golden import read_golden
     from zoo.verify.metrics import compare_outputs
-    from zoo.verify.run import numerics_source, required_files
+    from zoo.verify.run import _gate, _gate_reason, numerics_source, required_files
 
     rec = registry.get(name)
     pol = rec.verification
@@ -155,19 +153,17 @@ def _recompute(workspace: Workspace, registry: Any, name: str) -> GateCheck:
     if numeric:  # the golden file must come from the bytes that are published
         weights = regular_file(workspace.variant_dir(src.name), numeric[0],
                                where=workspace.variant_dir(src.name) / "manifest.json")
-        if meta.get("weights_sha256") != sha256_file(weights):
+        if meta.get("weights_sha256") != cached_file_digest(weights, digests).sha256:
             return GateCheck("stale", (f"{own_path.name} was not computed from {src.name}/{numeric[0]} "
                                        "(weights_sha256 differs); run `zoo verify " + name + "`",))
     metrics = compare_outputs(own, ref, source=str(own_path), reference_source=str(ref_path))
     if pol.metric not in metrics:
         return GateCheck("stale", (f"metric {pol.metric} cannot be computed from the golden files",))
-    measured = float(metrics[pol.metric]["cosine"])
-    threshold = pol.expected_cosine - pol.tolerance
-    if measured >= threshold:
-        return GateCheck("pass", (), pol.metric, measured)
-    reason = (f"recomputed gate: {pol.metric} cosine {measured:.6f} < {threshold:.6f} "
-              f"(expected {pol.expected_cosine} - tolerance {pol.tolerance})")
-    return GateCheck("pending" if pol.status == "pending" else "fail", (reason,), pol.metric, measured)
+    gate = _gate(rec, metrics)  # zoo verify's own threshold and verdict
+    if gate["passed"]:
+        return GateCheck("pass", (), pol.metric, gate["measured"])
+    reason = "recomputed gate: " + _gate_reason(gate)
+    return GateCheck("pending" if pol.status == "pending" else "fail", (reason,), pol.metric, gate["measured"])
 
 
 def check_uploads(uploads: Any) -> None:

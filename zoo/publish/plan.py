@@ -41,9 +41,6 @@ CARD_FILE = "README.md"
 VERIFY_FILE = "verify.json"
 MANIFEST_FILE = "manifest.json"
 PROTECTED = frozenset({".gitattributes"})  # never deleted, even with --prune
-# manifest artifact kinds (and file names) that are published; checkpoints and golden files stay local
-PUBLISHED_KINDS = frozenset({"safetensors", "config", "lq40", "ternary"})
-PUBLISHED_NAMES = frozenset({"config.json", "lejepa_weights.safetensors", "ternary.safetensors"})
 Layout = Literal["collection", "per-variant"]
 Action = Literal["add", "update", "unchanged"]
 _CHUNK = 1 << 20
@@ -147,6 +144,16 @@ def file_digest(path: Path) -> LocalDigest:
             sha.update(chunk)
             git.update(chunk)
     return LocalDigest(size, sha.hexdigest(), git.hexdigest())
+
+
+def cached_file_digest(path: Path, cache: dict[Path, LocalDigest] | None) -> LocalDigest:
+    """`file_digest` through `cache`: one command reads each file once (the publish gate's re-hash, then the plan)."""
+    if cache is None:
+        return file_digest(path)
+    got = cache.get(path)
+    if got is None:
+        got = cache[path] = file_digest(path)
+    return got
 
 
 def bytes_digest(data: bytes) -> LocalDigest:
@@ -259,12 +266,7 @@ def plan(
     for rpath, (local, variant) in sorted(local_layout(workspace, names, layout).items()):
         in_variant = rpath if layout == "per-variant" else rpath.partition("/")[2]
         content = redacted_json_bytes(local) if variant is not None and in_variant == MANIFEST_FILE else None
-        if content is not None:
-            digest = bytes_digest(content)
-        elif (cached := cache.get(local)) is not None:
-            digest = cached
-        else:
-            digest = cache[local] = file_digest(local)
+        digest = bytes_digest(content) if content is not None else cached_file_digest(local, cache)
         remote = remote_files.get(rpath)
         action: Action = "add" if remote is None else ("unchanged" if remote.matches(digest) else "update")
         planned.append(PlannedFile(rpath, local, digest.size, digest.sha256, action, variant, content))

@@ -138,10 +138,10 @@ class PublishResult:
 
 # ---------------------------------------------------------------------------------------------- checks
 def check_variant(workspace: Workspace, name: str, registry: Registry | None = None, *,
-                  allow_synthetic: bool = False) -> VariantCheck:
+                  allow_synthetic: bool = False, digests: dict[Any, LocalDigest] | None = None) -> VariantCheck:
     """The verification gate of one variant: verify.json's state, every publishable file re-hashed against the
     manifest, and (with `registry`) the gate recomputed from the golden files (`zoo.publish.gate`) and whether
-    its weights are synthetic (`zoo.publish.safety`)."""
+    its weights are synthetic (`zoo.publish.safety`). `digests`: the run's file digests, shared with the plan."""
     from zoo.verify.state import read_verify_json, stale_reasons, verification_state
 
     state: str = verification_state(workspace, name)
@@ -159,7 +159,7 @@ def check_variant(workspace: Workspace, name: str, registry: Registry | None = N
     metric = gate.get("metric") if isinstance(gate.get("metric"), str) else None
     value = float(measured) if isinstance(measured, (int, float)) and not isinstance(measured, bool) else None
     # the manifest's digests must still match every file that would be published (whatever verify.json lists)
-    problems = _rehash(workspace, name)
+    problems = _rehash(workspace, name, digests)
     if problems:
         reasons.extend(problems)
         if state not in ("fail", "missing"):
@@ -167,7 +167,7 @@ def check_variant(workspace: Workspace, name: str, registry: Registry | None = N
     if registry is not None and state in ("pass", "pending"):
         from zoo.publish.gate import recompute_gate
 
-        recomputed = recompute_gate(workspace, registry, name)
+        recomputed = recompute_gate(workspace, registry, name, digests)
         if recomputed.metric is not None:  # report the number measured now, not the one verify.json claims
             metric, value = recomputed.metric, recomputed.measured
         if recomputed.state != "pass" and recomputed.state != state:
@@ -180,7 +180,7 @@ def check_variant(workspace: Workspace, name: str, registry: Registry | None = N
                         allow_synthetic=allow_synthetic)
 
 
-def _rehash(workspace: Workspace, name: str) -> list[str]:
+def _rehash(workspace: Workspace, name: str, digests: dict[Any, LocalDigest] | None) -> list[str]:
     from zoo._io import read_json_file
     from zoo.errors import ZooError
     from zoo.publish.gate import publishable_files, rehash_problems
@@ -193,7 +193,7 @@ def _rehash(workspace: Workspace, name: str) -> list[str]:
         manifest = read_json_file(path)
         if not isinstance(manifest, dict):
             return [f"{path}: top level must be a JSON object"]
-        return rehash_problems(publishable_files(vdir, path, manifest), manifest)
+        return rehash_problems(publishable_files(vdir, path, manifest), manifest, digests)
     except ZooError as exc:
         return [exc.message]
 
@@ -401,13 +401,14 @@ def plan_for_workspace(
     chosen = select_names(workspace, registry, names, all_)
     destinations = _targets(registry, chosen, repo, per_variant_repos)
     check_destination(registry, [rid for rid, _ in destinations])
-    checks = {n: check_variant(workspace, n, registry, allow_synthetic=allow_synthetic) for n in chosen}
+    digests: dict[Any, LocalDigest] = {}  # each file is read once: the gate's re-hash, then the plan
+    checks = {n: check_variant(workspace, n, registry, allow_synthetic=allow_synthetic, digests=digests)
+              for n in chosen}
     offline = _offline() if offline is None else offline
     from zoo.credentials import hf_token
 
     token = None if offline else hf_token()
     api = None if offline else hub_api(token)
-    digests: dict[Any, LocalDigest] = {}
     results = []
     layout: Layout = "per-variant" if per_variant_repos else "collection"
     for repo_id, repo_names in destinations:
@@ -468,7 +469,9 @@ def publish_workspace(
     chosen = select_names(workspace, registry, names, all_)
     destinations = _targets(registry, chosen, repo, per_variant_repos)
     check_destination(registry, [rid for rid, _ in destinations])  # before the token: exit 2 with or without
-    checks = {n: check_variant(workspace, n, registry, allow_synthetic=allow_synthetic) for n in chosen}
+    digests: dict[Any, LocalDigest] = {}  # each file is read once: the gate's re-hash, then the plan
+    checks = {n: check_variant(workspace, n, registry, allow_synthetic=allow_synthetic, digests=digests)
+              for n in chosen}
     refused = refusal_error(checks.values(), force)
     if refused is not None:
         raise refused
@@ -485,7 +488,6 @@ def publish_workspace(
                          hint="unset ZOO_OFFLINE=1 / HF_HUB_OFFLINE=1, or plan offline with --dry-run")
     api = hub_api(token)
     result = PublishResult([], checks, dry_run=False, tag=tag, force=force)
-    digests: dict[Any, LocalDigest] = {}
     layout: Layout = "per-variant" if per_variant_repos else "collection"
     # plan everything (and check tags) before the first write
     staged = []

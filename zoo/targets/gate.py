@@ -12,7 +12,9 @@ States of one declared target, from the variant's manifest (`targets.<T>`):
 - ``checked``: built from the current inputs and its check passed.
 
 missing / stale / failed fail the variant's verification, with the `zoo build` command to run.
-Light on purpose (json + sha256): `zoo verify`, `zoo list` and publish call it.
+Light on purpose (json + sha256): `zoo verify`, `zoo list` and publish call it. Digests come from the
+stat-keyed digest cache (`zoo.store.digests`), as for verify.json's own artifacts: unchanged target
+artifacts and weight files are not re-read on every call.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from zoo._io import sha256_file
+from zoo.store.digests import cached_sha256 as sha256_file
+from zoo.store.status import read_manifest
 
 # manifest artifact kinds that hold a variant's weights (what a target is built from)
 INPUT_KINDS = frozenset({"safetensors", "config", "lq40", "ternary"})
@@ -50,24 +53,13 @@ class TargetState:
         return f"declared target {self.target} is {self.state} ({self.reason}); run `{self.command}`"
 
 
-def _manifest(vdir: Path) -> dict[str, Any]:
-    from zoo._io import read_json_file
-    from zoo.errors import InputError
-
-    try:
-        data = read_json_file(vdir / "manifest.json")  # bounded size and depth
-    except (OSError, InputError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def target_inputs(workspace: Any, registry: Any, record: Any) -> dict[str, str]:
     """{"<variant>/<file>": sha256} of the weight files a target of `record` is built from: the
     variant's own (model.lq40, ...), or its nearest ancestor's when it has none (hdl -> its Q4 parent)."""
     cur = record
     while cur is not None:
         vdir = Path(workspace.variant_dir(cur.name))
-        arts = _manifest(vdir).get("artifacts")
+        arts = read_manifest(vdir).get("artifacts")
         found = {}
         if isinstance(arts, dict):
             for rel, rec in sorted(arts.items()):
@@ -102,7 +94,7 @@ def entry_problem(vdir: Path, variants_dir: Path, entry: Any) -> str | None:
 
 def target_state(workspace: Any, registry: Any, record: Any, target: str) -> TargetState:
     vdir = Path(workspace.variant_dir(record.name))
-    targets = _manifest(vdir).get("targets")
+    targets = read_manifest(vdir).get("targets")
     entry = targets.get(target) if isinstance(targets, dict) else None
     problem = entry_problem(vdir, Path(workspace.variants_dir), entry)
     if problem == "never built":

@@ -390,6 +390,8 @@ def _write_verify_json(
         doc["targets"] = {t: v["state"] for t, v in sorted(report.targets.items())}
     path = workspace.variant_dir(rec.name) / VERIFY_FILE
     # No churn (issue 17): when nothing but the time changed, keep the file (and its measured_at) as it is.
+    from zoo.store.status import _read_json
+
     previous = _read_json(path)
     if previous is not None and {**previous, "measured_at": None} == {**doc, "measured_at": None}:
         report.verify_json = str(path)
@@ -397,13 +399,3 @@ def _write_verify_json(
     atomic_write_json(path, doc)
     report.verify_json = str(path)
     return path
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    from zoo._io import read_json_file
-
-    try:
-        data = read_json_file(path)
-    except (OSError, ZooError):
-        return None
-    return data if isinstance(data, dict) else None

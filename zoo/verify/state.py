@@ -74,13 +74,10 @@ def stale_reasons(workspace: Workspace, name: str, data: dict[str, Any]) -> list
                 reasons.append(f"input {key} changed since it was verified")
     targets = data.get("targets")
     if isinstance(targets, dict) and targets:
+        from zoo.store.status import read_manifest
         from zoo.targets.gate import BAD_STATES, entry_problem
 
-        try:
-            manifest = read_json_file(vdir / "manifest.json")
-        except (OSError, InputError):
-            manifest = {}
-        entries = (manifest.get("targets") if isinstance(manifest, dict) else None) or {}
+        entries = read_manifest(vdir).get("targets") or {}
         if not isinstance(entries, dict):
             entries = {}
         for tname, tstate in sorted(targets.items()):

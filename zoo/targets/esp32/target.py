@@ -263,11 +263,12 @@ def _run(cmd: list[str], cwd: Path) -> tuple[int, dict[str, np.ndarray]]:
     return proc.returncode, parse_outputs(proc.stdout, cmd[0])
 
 
-def parse_outputs(raw: bytes, source: str) -> dict[str, np.ndarray]:
-    """Parse the harness's stdout record stream ("LEWMOUT1", then name/count/f32 records)."""
-    if raw[:8] != b"LEWMOUT1":
-        raise InputError(f"{source}: output does not start with LEWMOUT1 (got {raw[:8]!r})")
-    off, out = 8, {}
+def parse_outputs(raw: bytes, source: str, *, magic: bytes = b"LEWMOUT1") -> dict[str, np.ndarray]:
+    """Parse the harness's stdout record stream (`magic`, then name/count/f32 records); the wasm
+    target's golden.bin uses the same records after its own magic."""
+    if raw[: len(magic)] != magic:
+        raise InputError(f"{source}: output does not start with {magic.decode()} (got {raw[:len(magic)]!r})")
+    off, out = len(magic), {}
     while off < len(raw):
         if off + 4 > len(raw):
             raise InputError(f"{source}: output truncated at byte {off}")

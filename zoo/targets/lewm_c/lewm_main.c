@@ -42,20 +42,6 @@ static void lewm_exit(int code) {
     for (;;) {
     }
 }
-/* the compiler may emit calls to these for array copies / zeroing */
-void *memcpy(void *dst, const void *src, unsigned long n);
-void *memset(void *dst, int c, unsigned long n);
-void *memcpy(void *dst, const void *src, unsigned long n) {
-    unsigned char *d = (unsigned char *)dst;
-    const unsigned char *s = (const unsigned char *)src;
-    while (n--) *d++ = *s++;
-    return dst;
-}
-void *memset(void *dst, int c, unsigned long n) {
-    unsigned char *d = (unsigned char *)dst;
-    while (n--) *d++ = (unsigned char)c;
-    return dst;
-}
 #else
 #include <stdio.h>
 static void out_bytes(const void *p, unsigned long n) { fwrite(p, 1, n, stdout); }

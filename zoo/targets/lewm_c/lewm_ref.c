@@ -6,6 +6,24 @@
 #include "lewm_model.h"
 #include "lewm_ref.h"
 
+#ifdef LEWM_FREESTANDING
+/* no libc (rv32 harness under qemu, wasm32): the compiler may emit calls to these for struct/array
+ * copies and zeroing */
+void *memcpy(void *dst, const void *src, unsigned long n);
+void *memset(void *dst, int c, unsigned long n);
+void *memcpy(void *dst, const void *src, unsigned long n) {
+    unsigned char *d = (unsigned char *)dst;
+    const unsigned char *s = (const unsigned char *)src;
+    while (n--) *d++ = *s++;
+    return dst;
+}
+void *memset(void *dst, int c, unsigned long n) {
+    unsigned char *d = (unsigned char *)dst;
+    while (n--) *d++ = (unsigned char)c;
+    return dst;
+}
+#endif
+
 #define LEWM_ADALN_EPS 1e-6f  /* LayerNorm without affine before modulation */
 #define LEWM_AFFINE_EPS 1e-5f /* affine LayerNorms of the predictor */
 

@@ -36,21 +36,6 @@ static float win_z[LEWM_HIST * LEWM_D];
 static float win_a[LEWM_HIST * LEWM_A];
 static const unsigned char *blob = 0;
 
-/* the compiler may emit calls to these for struct/array copies */
-void *memcpy(void *dst, const void *src, unsigned long n);
-void *memset(void *dst, int c, unsigned long n);
-void *memcpy(void *dst, const void *src, unsigned long n) {
-    unsigned char *d = (unsigned char *)dst;
-    const unsigned char *s = (const unsigned char *)src;
-    while (n--) *d++ = *s++;
-    return dst;
-}
-void *memset(void *dst, int c, unsigned long n) {
-    unsigned char *d = (unsigned char *)dst;
-    while (n--) *d++ = (unsigned char)c;
-    return dst;
-}
-
 #define EXPORT(name) __attribute__((export_name(#name))) 
 
 EXPORT(lewm_info) int lewm_info(int key) {

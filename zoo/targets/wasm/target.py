@@ -43,7 +43,8 @@ LD = "wasm-ld"
 NODE = "node"
 CC_FLAGS = (
     "--target=wasm32", "-msimd128", "-O3", "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffreestanding",
-    "-nostdlib", "-fno-exceptions", "-Wl,--no-entry", "-Wl,--strip-all", "-Wl,-z,stack-size=1048576",
+    "-nostdlib", "-DLEWM_FREESTANDING", "-fno-exceptions", "-Wl,--no-entry", "-Wl,--strip-all",
+    "-Wl,-z,stack-size=1048576",
 )  # fmt: skip
 COS_MIN = 0.9999
 REPEATS = 5
@@ -128,19 +129,10 @@ def golden_bytes(g: Any) -> bytes:
 
 
 def parse_golden(raw: bytes) -> dict[str, np.ndarray]:
-    """golden.bin records by name (the inverse of `golden_bytes`)."""
-    if raw[:8] != GOLDEN_MAGIC:
-        raise InputError(f"golden.bin: starts with {raw[:8]!r}, expected {GOLDEN_MAGIC!r}")
-    off, out = 8, {}
-    while off < len(raw):
-        (n,) = struct.unpack_from("<I", raw, off)
-        name = raw[off + 4 : off + 4 + n].decode("ascii")
-        off += 4 + n
-        (count,) = struct.unpack_from("<I", raw, off)
-        off += 4
-        out[name] = np.frombuffer(raw, "<f4", count, off).astype(np.float32)
-        off += 4 * count
-    return out
+    """golden.bin records by name (the inverse of `golden_bytes`; the esp32 harness's record format)."""
+    from zoo.targets.esp32.target import parse_outputs
+
+    return parse_outputs(raw, "golden.bin", magic=GOLDEN_MAGIC)
 
 
 # ------------------------------------------------------------------ toolchain
