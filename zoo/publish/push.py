@@ -142,10 +142,11 @@ def check_variant(workspace: Workspace, name: str, registry: Registry | None = N
     """The verification gate of one variant: verify.json's state, every publishable file re-hashed against the
     manifest, and (with `registry`) the gate recomputed from the golden files (`zoo.publish.gate`) and whether
     its weights are synthetic (`zoo.publish.safety`). `digests`: the run's file digests, shared with the plan."""
-    from zoo.verify.state import read_verify_json, stale_reasons, verification_state
+    from zoo.verify.state import read_verify_json, stale_reasons, state_of
 
-    state: str = verification_state(workspace, name)
-    data = read_verify_json(workspace, name) or {}
+    report = read_verify_json(workspace, name)
+    state: str = state_of(workspace, name, report)
+    data = report or {}
     reasons: list[str] = []
     if state == "missing":
         reasons.append(f"{workspace.variant_dir(name) / 'verify.json'} is missing (never verified)")
